@@ -1,0 +1,94 @@
+/* sigsetjmp/siglongjmp guard, the way tools/testing/selftests/mm does it.
+ * Our handlers are installed only for the duration of one guarded call and the
+ * previous ones (V8 installs its own SIGSEGV handler) are put back afterwards. */
+#define _GNU_SOURCE
+#include "guard.h"
+#include <setjmp.h>
+#include <signal.h>
+#include <string.h>
+
+#define UNIT 4096u
+
+static sigjmp_buf jump;
+static volatile int fault_signo, fault_code;
+static volatile uintptr_t fault_addr;
+
+static void on_fault(int signo, siginfo_t *si, void *uc) {
+  (void)uc;
+  fault_signo = signo;
+  fault_code = si->si_code;
+  fault_addr = (uintptr_t)si->si_addr;
+  siglongjmp(jump, 1);
+}
+
+struct saved { struct sigaction bus, segv; };
+
+static void arm(struct saved *s) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, &s->bus);
+  sigaction(SIGSEGV, &sa, &s->segv);
+}
+
+static void disarm(const struct saved *s) {
+  sigaction(SIGBUS, &s->bus, NULL);
+  sigaction(SIGSEGV, &s->segv, NULL);
+}
+
+uint8_t guard_pattern(uint64_t off, uint32_t seed) {
+  /* Never zero, and different per 4 KiB unit, so zeros and stale data are told apart. */
+  return (uint8_t)(((off >> 12) * 31u + off * 7u + seed) % 251u + 1u);
+}
+
+static void record(struct guard_fault *f, const void *base) {
+  if (f->signo) return; /* keep the first fault */
+  f->signo = fault_signo;
+  f->si_code = fault_code;
+  f->offset = fault_addr - (uintptr_t)base;
+}
+
+void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f) {
+  struct saved s;
+  memset(f, 0, sizeof *f);
+  arm(&s);
+  if (sigsetjmp(jump, 1) == 0) {
+    for (size_t i = 0; i < len; i++) ((volatile uint8_t *)base)[i] = guard_pattern(i, seed);
+  } else {
+    record(f, base);
+  }
+  disarm(&s);
+}
+
+static int classify(const volatile uint8_t *p, uint64_t off, uint32_t seed) {
+  int pattern = 1, zero = 1;
+  for (size_t i = 0; i < UNIT; i++) {
+    uint8_t b = p[i];
+    if (b != 0) zero = 0;
+    if (b != guard_pattern(off + i, seed)) pattern = 0;
+  }
+  return pattern ? 1 : zero ? 0 : 2;
+}
+
+void guard_scan(const uint8_t *base, size_t len, uint32_t seed,
+                struct scan_counts *c, struct guard_fault *f) {
+  struct saved s;
+  volatile size_t unit = 0;
+  memset(c, 0, sizeof *c);
+  memset(f, 0, sizeof *f);
+  arm(&s);
+  while (unit * UNIT < len) {
+    if (sigsetjmp(jump, 1) != 0) {
+      record(f, base);
+      c->faulted++;
+      unit++;
+      continue;
+    }
+    int k = classify((const volatile uint8_t *)base + unit * UNIT, unit * UNIT, seed);
+    if (k == 1) c->pattern++; else if (k == 0) c->zero++; else c->other++;
+    unit++;
+  }
+  disarm(&s);
+}

@@ -1,0 +1,21 @@
+/* Guarded memory access: a fault becomes a value instead of killing node. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+struct guard_fault {
+  int signo;        /* 0 when nothing faulted */
+  int si_code;
+  size_t offset;    /* of the first fault, from the range start */
+};
+
+struct scan_counts {
+  size_t pattern, zero, other, faulted; /* in 4 KiB units */
+};
+
+uint8_t guard_pattern(uint64_t off, uint32_t seed);
+/* Write the pattern over [base, base+len); stops at the first fault. */
+void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f);
+/* Read every 4 KiB unit and classify it; a faulting unit is counted and skipped. */
+void guard_scan(const uint8_t *base, size_t len, uint32_t seed,
+                struct scan_counts *c, struct guard_fault *f);

@@ -1,0 +1,237 @@
+/* mmatrix guest addon: the memory-management syscalls the suites need, with
+ * errno returned as its name, and guarded access that reports faults as values. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <node_api.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "guard.h"
+
+#define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
+#define ARGS(n) size_t argc = n; napi_value argv[n]; CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL)); \
+  if (argc < n) { napi_throw_type_error(env, NULL, "expected " #n " arguments"); return NULL; }
+
+static napi_value obj(napi_env env) { napi_value o; napi_create_object(env, &o); return o; }
+static void set_num(napi_env env, napi_value o, const char *k, double v) {
+  napi_value x; napi_create_double(env, v, &x); napi_set_named_property(env, o, k, x);
+}
+static void set_str(napi_env env, napi_value o, const char *k, const char *v) {
+  napi_value x; napi_create_string_utf8(env, v, NAPI_AUTO_LENGTH, &x); napi_set_named_property(env, o, k, x);
+}
+static void set_big(napi_env env, napi_value o, const char *k, uint64_t v) {
+  napi_value x; napi_create_bigint_uint64(env, v, &x); napi_set_named_property(env, o, k, x);
+}
+static int64_t num(napi_env env, napi_value v) {
+  napi_valuetype t; napi_typeof(env, v, &t);
+  if (t == napi_bigint) { int64_t r; bool lossless; napi_get_value_bigint_int64(env, v, &r, &lossless); return r; }
+  double d = 0; napi_get_value_double(env, v, &d); return (int64_t)d;
+}
+static uint8_t *ptr(napi_env env, napi_value v) { return (uint8_t *)(uintptr_t)num(env, v); }
+
+/* {ret} on success, {errno: "EINVAL"} on failure. */
+static napi_value result(napi_env env, long ret, int err) {
+  napi_value o = obj(env);
+  if (ret < 0) {
+    const char *name = strerrorname_np(err);
+    set_str(env, o, "errno", name ? name : "E?");
+  } else {
+    set_num(env, o, "ret", (double)ret);
+  }
+  return o;
+}
+
+static napi_value js_mmap(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  void *p = mmap((void *)ptr(env, argv[0]), (size_t)num(env, argv[1]), (int)num(env, argv[2]),
+                 (int)num(env, argv[3]), (int)num(env, argv[4]), (off_t)num(env, argv[5]));
+  if (p == MAP_FAILED) return result(env, -1, errno);
+  napi_value o = obj(env);
+  set_big(env, o, "addr", (uint64_t)(uintptr_t)p);
+  return o;
+}
+
+static napi_value js_munmap(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int r = munmap(ptr(env, argv[0]), (size_t)num(env, argv[1]));
+  return result(env, r, errno);
+}
+
+static napi_value js_madvise(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  /* Raw syscall: glibc must not filter advice values it does not know (MADV_SPLIT, …). */
+  long r = syscall(SYS_madvise, ptr(env, argv[0]), (size_t)num(env, argv[1]), (int)num(env, argv[2]));
+  return result(env, r, errno);
+}
+
+static napi_value js_mremap(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  void *p = (void *)syscall(SYS_mremap, ptr(env, argv[0]), (size_t)num(env, argv[1]),
+                            (size_t)num(env, argv[2]), (int)num(env, argv[3]), ptr(env, argv[4]));
+  if (p == MAP_FAILED) return result(env, -1, errno);
+  napi_value o = obj(env);
+  set_big(env, o, "addr", (uint64_t)(uintptr_t)p);
+  return o;
+}
+
+static napi_value js_fallocate(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int r = fallocate((int)num(env, argv[0]), (int)num(env, argv[1]), (off_t)num(env, argv[2]), (off_t)num(env, argv[3]));
+  return result(env, r, errno);
+}
+
+static napi_value js_memfd_create(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char name[64] = {0};
+  size_t n;
+  napi_get_value_string_utf8(env, argv[0], name, sizeof name, &n);
+  long r = syscall(SYS_memfd_create, name, (unsigned)num(env, argv[1]));
+  return result(env, r, errno);
+}
+
+static napi_value js_ftruncate(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int r = ftruncate((int)num(env, argv[0]), (off_t)num(env, argv[1]));
+  return result(env, r, errno);
+}
+
+/* Resident 4 KiB units of the range, per mincore(2). */
+static napi_value js_mincore(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  size_t len = (size_t)num(env, argv[1]), pages = (len + 4095) / 4096, resident = 0;
+  unsigned char *vec = calloc(pages, 1);
+  if (!vec) return result(env, -1, ENOMEM);
+  int r = mincore(ptr(env, argv[0]), len, vec);
+  int err = errno;
+  for (size_t i = 0; r == 0 && i < pages; i++) resident += vec[i] & 1;
+  free(vec);
+  if (r < 0) return result(env, -1, err);
+  napi_value o = obj(env);
+  set_num(env, o, "resident", (double)resident);
+  set_num(env, o, "pages", (double)pages);
+  return o;
+}
+
+/* Present and swapped 4 KiB units of the range, from /proc/self/pagemap
+ * (Documentation/admin-guide/mm/pagemap.rst: bit 63 present, bit 62 swapped). */
+static napi_value js_pagemap(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  uintptr_t addr = (uintptr_t)ptr(env, argv[0]);
+  size_t pages = ((size_t)num(env, argv[1]) + 4095) / 4096, present = 0, swapped = 0;
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return result(env, -1, errno);
+  uint64_t *e = calloc(pages, sizeof *e);
+  ssize_t got = e ? pread(fd, e, pages * sizeof *e, (off_t)(addr / 4096 * sizeof *e)) : -1;
+  int err = errno;
+  close(fd);
+  if (got != (ssize_t)(pages * sizeof *e)) { free(e); return result(env, -1, got < 0 ? err : EIO); }
+  for (size_t i = 0; i < pages; i++) {
+    present += (e[i] >> 63) & 1;
+    swapped += (e[i] >> 62) & 1;
+  }
+  free(e);
+  napi_value o = obj(env);
+  set_num(env, o, "present", (double)present);
+  set_num(env, o, "swapped", (double)swapped);
+  set_num(env, o, "pages", (double)pages);
+  return o;
+}
+
+static const char *signame(int s) { return s == SIGBUS ? "SIGBUS" : s == SIGSEGV ? "SIGSEGV" : "SIG?"; }
+
+static void set_fault(napi_env env, napi_value o, const struct guard_fault *f) {
+  if (!f->signo) return;
+  set_str(env, o, "signal", signame(f->signo));
+  set_num(env, o, "si_code", f->si_code);
+  set_num(env, o, "offset", (double)f->offset);
+}
+
+static napi_value js_fill(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct guard_fault f;
+  guard_fill(ptr(env, argv[0]), (size_t)num(env, argv[1]), (uint32_t)num(env, argv[2]), &f);
+  napi_value o = obj(env);
+  napi_value ok; napi_get_boolean(env, f.signo == 0, &ok);
+  napi_set_named_property(env, o, "ok", ok);
+  set_fault(env, o, &f);
+  return o;
+}
+
+static napi_value js_scan(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct guard_fault f;
+  struct scan_counts c;
+  guard_scan(ptr(env, argv[0]), (size_t)num(env, argv[1]), (uint32_t)num(env, argv[2]), &c, &f);
+  napi_value o = obj(env);
+  set_num(env, o, "pattern", (double)c.pattern);
+  set_num(env, o, "zero", (double)c.zero);
+  set_num(env, o, "other", (double)c.other);
+  set_num(env, o, "faulted", (double)c.faulted);
+  set_fault(env, o, &f);
+  return o;
+}
+
+/* Values the kernel ABI fixes; defined here when the host's headers predate them. */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_DONTNEED_LOCKED
+#define MADV_DONTNEED_LOCKED 24
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 4
+#endif
+
+static napi_value constants(napi_env env) {
+  napi_value o = obj(env);
+#define C(name) set_num(env, o, #name, (double)(name))
+  C(PROT_NONE); C(PROT_READ); C(PROT_WRITE);
+  C(MAP_SHARED); C(MAP_PRIVATE); C(MAP_ANONYMOUS); C(MAP_FIXED); C(MAP_POPULATE);
+  C(MAP_NORESERVE); C(MAP_HUGETLB); C(MAP_HUGE_SHIFT);
+  C(MADV_NORMAL); C(MADV_WILLNEED); C(MADV_DONTNEED); C(MADV_FREE); C(MADV_REMOVE);
+  C(MADV_HUGEPAGE); C(MADV_NOHUGEPAGE); C(MADV_POPULATE_READ); C(MADV_POPULATE_WRITE);
+  C(MADV_DONTNEED_LOCKED); C(MADV_COLLAPSE); C(MADV_GUARD_INSTALL); C(MADV_GUARD_REMOVE);
+  C(MREMAP_MAYMOVE); C(MREMAP_FIXED); C(MREMAP_DONTUNMAP);
+  C(MFD_CLOEXEC); C(MFD_HUGETLB); C(MFD_ALLOW_SEALING);
+  C(FALLOC_FL_KEEP_SIZE); C(FALLOC_FL_PUNCH_HOLE);
+#undef C
+  return o;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor d[] = {
+    {"mmap", 0, js_mmap, 0, 0, 0, napi_enumerable, 0},
+    {"munmap", 0, js_munmap, 0, 0, 0, napi_enumerable, 0},
+    {"madvise", 0, js_madvise, 0, 0, 0, napi_enumerable, 0},
+    {"mremap", 0, js_mremap, 0, 0, 0, napi_enumerable, 0},
+    {"fallocate", 0, js_fallocate, 0, 0, 0, napi_enumerable, 0},
+    {"memfdCreate", 0, js_memfd_create, 0, 0, 0, napi_enumerable, 0},
+    {"ftruncate", 0, js_ftruncate, 0, 0, 0, napi_enumerable, 0},
+    {"mincore", 0, js_mincore, 0, 0, 0, napi_enumerable, 0},
+    {"pagemap", 0, js_pagemap, 0, 0, 0, napi_enumerable, 0},
+    {"fill", 0, js_fill, 0, 0, 0, napi_enumerable, 0},
+    {"scan", 0, js_scan, 0, 0, 0, napi_enumerable, 0},
+    {"constants", 0, 0, 0, 0, constants(env), napi_enumerable, 0},
+  };
+  napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,30 @@
+// The short matrix-cell label derived from an observation's facts. Pure.
+import type { Content } from './schema.js';
+
+export function contentWord(c: Content): string {
+  const total = c.pattern + c.zero + c.other + c.faulted;
+  if (total === 0) return 'empty';
+  if (c.faulted === total) return c.signal ?? 'fault';
+  if (c.pattern === total) return 'kept';
+  if (c.zero === total) return 'zeroed';
+  return 'mixed';
+}
+
+export interface LabelFacts {
+  errno: string | null;
+  content: Content | null;
+  freed: boolean | null;
+}
+
+export function label(f: LabelFacts): string {
+  if (f.errno) return f.errno;
+  const words = ['ok'];
+  if (f.content) words.push(contentWord(f.content));
+  if (f.freed) words.push('freed');
+  return words.join(' ');
+}
+
+/** Bytes of backing memory released, by the counters that back each kind of memory. */
+export function releasedBytes(b: { hugeFree: number; shmemKb: number; rssAnonKb: number }, hugePage: number): number {
+  return Math.max(0, b.hugeFree) * hugePage + Math.max(0, -b.shmemKb) * 1024 + Math.max(0, -b.rssAnonKb) * 1024;
+}

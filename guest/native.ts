@@ -1,0 +1,40 @@
+// Typed access to the guest addon (guest/addon/mm.c).
+import { createRequire } from 'node:module';
+import type { Content } from './schema.js';
+
+export type Addr = bigint;
+export type Sys = { ret: number; errno?: undefined } | { errno: string; ret?: undefined };
+export type Mapped = { addr: Addr; errno?: undefined } | { errno: string; addr?: undefined };
+export interface Fault { signal?: 'SIGBUS' | 'SIGSEGV'; si_code?: number; offset?: number }
+
+export interface Native {
+  mmap(addr: Addr | number, len: number, prot: number, flags: number, fd: number, off: number): Mapped;
+  munmap(addr: Addr, len: number): Sys;
+  madvise(addr: Addr, len: number, advice: number): Sys;
+  mremap(addr: Addr, oldLen: number, newLen: number, flags: number, newAddr: Addr | number): Mapped;
+  fallocate(fd: number, mode: number, off: number, len: number): Sys;
+  memfdCreate(name: string, flags: number): Sys;
+  ftruncate(fd: number, len: number): Sys;
+  mincore(addr: Addr, len: number): { resident: number; pages: number; errno?: string };
+  pagemap(addr: Addr, len: number): { present: number; swapped: number; pages: number; errno?: string };
+  fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
+  scan(addr: Addr, len: number, seed: number): Content;
+  constants: Record<string, number>;
+}
+
+const require = createRequire(import.meta.url);
+const ADDON_PATHS = ['./mm.node', '../../guest/addon/build/Release/mm.node'];
+
+function load(): Native {
+  for (const p of ADDON_PATHS) {
+    try {
+      return require(p) as Native;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    }
+  }
+  throw new Error('guest addon mm.node not found; build it with `make addon`');
+}
+
+export const mm: Native = load();
+export const K = mm.constants;

@@ -1,0 +1,50 @@
+// A TAP 14 emitter for the guest: version, plan first, one point per case with the
+// observation as its YAML block. JSON scalars are valid YAML, so values are written
+// with JSON.stringify and nested objects as block mappings.
+
+type Write = (s: string) => void;
+
+function yamlLines(value: unknown, indent: string): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return [`${indent}${JSON.stringify(value)}`];
+  }
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    if (v === undefined) continue;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      out.push(`${indent}${k}:`, ...yamlLines(v, indent + '  '));
+    } else {
+      out.push(`${indent}${k}: ${JSON.stringify(v)}`);
+    }
+  }
+  return out;
+}
+
+export class Tap {
+  private n = 0;
+  constructor(private readonly write: Write = (s) => process.stdout.write(s)) {}
+
+  plan(count: number): void {
+    this.write(`TAP version 14\n1..${count}\n`);
+  }
+
+  point(ok: boolean, id: string, diag?: object, directive?: string): void {
+    this.n += 1;
+    const dir = directive ? ` # ${directive}` : '';
+    let s = `${ok ? 'ok' : 'not ok'} ${this.n} - ${id}${dir}\n`;
+    if (diag) s += `  ---\n${yamlLines(diag, '  ').join('\n')}\n  ...\n`;
+    this.write(s);
+  }
+
+  skip(id: string, reason: string): void {
+    this.point(true, id, undefined, `SKIP ${reason}`);
+  }
+
+  comment(text: string): void {
+    this.write(`# ${text}\n`);
+  }
+
+  bail(reason: string): void {
+    this.write(`Bail out! ${reason}\n`);
+  }
+}
