@@ -23,7 +23,7 @@ export interface Native {
 }
 
 const require = createRequire(import.meta.url);
-const ADDON_PATHS = ['./mm.node', '../../guest/addon/build/Release/mm.node'];
+const ADDON_PATHS = ['../mm.node', '../../guest/addon/build/Release/mm.node'];
 
 function load(): Native {
   for (const p of ADDON_PATHS) {

@@ -1,0 +1,117 @@
+// A private apt for one Debian suite: its own sources list, state and cache folders
+// under the cache, so the system's apt configuration is never touched. apt verifies
+// the archive signatures with Debian's keyring as usual.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { $ } from 'zx';
+import { cachePath } from './cache.js';
+
+const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
+
+export class InputError extends Error {}
+
+/** The Debian archive the system's apt already uses (deb822 or one-line sources). */
+export function systemMirror(): string {
+  if (process.env.MMATRIX_DEBIAN_MIRROR) return process.env.MMATRIX_DEBIAN_MIRROR;
+  const files: string[] = [];
+  if (existsSync('/etc/apt/sources.list')) files.push('/etc/apt/sources.list');
+  const dir = '/etc/apt/sources.list.d';
+  if (existsSync(dir)) for (const f of readdirSync(dir)) if (/\.(list|sources)$/.test(f)) files.push(join(dir, f));
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    const uris = [...text.matchAll(/^URIs:\s*(\S+)/gm), ...text.matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/gm)];
+    const hit = uris.map((m) => m[1]).find((u) => /\/debian\/?$/.test(u));
+    if (hit) return hit.replace(/\/$/, '');
+  }
+  throw new InputError('no Debian archive in the system apt sources; set MMATRIX_DEBIAN_MIRROR to one');
+}
+
+export interface AptSuite {
+  suite: string;
+  options: string[]; // -o flags that point apt at the private folders
+}
+
+export function aptSuite(suite: string): AptSuite {
+  const dir = cachePath('apt', suite);
+  for (const d of ['etc/parts', 'etc/prefs', 'state/lists/partial', 'cache/archives/partial']) {
+    mkdirSync(join(dir, d), { recursive: true });
+  }
+  const status = join(dir, 'state/status');
+  if (!existsSync(status)) writeFileSync(status, '');
+  writeFileSync(join(dir, 'etc/sources.list'), `deb [signed-by=${KEYRING}] ${systemMirror()} ${suite} main\n`);
+  const o = (k: string, v: string) => ['-o', `${k}=${v}`];
+  return {
+    suite,
+    options: [
+      ...o('Dir::Etc::SourceList', join(dir, 'etc/sources.list')),
+      ...o('Dir::Etc::SourceParts', join(dir, 'etc/parts')),
+      ...o('Dir::Etc::Preferences', join(dir, 'etc/prefs/none')),
+      ...o('Dir::Etc::PreferencesParts', join(dir, 'etc/prefs')),
+      ...o('Dir::State', join(dir, 'state')),
+      ...o('Dir::State::status', status),
+      ...o('Dir::Cache', join(dir, 'cache')),
+      ...o('Debug::NoLocking', '1'),
+      ...o('APT::Architecture', 'amd64'),
+      ...o('Acquire::Languages', 'none'),
+    ],
+  };
+}
+
+function hasLists(a: AptSuite): boolean {
+  const lists = cachePath('apt', a.suite, 'state/lists');
+  return readdirSync(lists).some((f) => f.includes('_Packages'));
+}
+
+/** Fetch the suite's package lists, unless they are there already (or `refresh`). */
+export async function aptUpdate(a: AptSuite, refresh = false): Promise<boolean> {
+  if (!refresh && hasLists(a)) return false;
+  if (!existsSync(KEYRING)) throw new InputError(`${KEYRING} missing: install debian-archive-keyring`);
+  const r = await $({ nothrow: true, quiet: true })`apt-get ${a.options} -q update`;
+  if (r.exitCode !== 0 || !hasLists(a)) {
+    throw new InputError(`apt-get update for ${a.suite} failed: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  return true;
+}
+
+export type Record822 = Record<string, string>;
+
+export function parse822(text: string): Record822[] {
+  return text
+    .split(/\n\s*\n/)
+    .map((block) => {
+      const rec: Record822 = {};
+      let key = '';
+      for (const line of block.split('\n')) {
+        if (/^\s/.test(line) && key) rec[key] += '\n' + line.trim();
+        else {
+          const m = /^([\w-]+):\s*(.*)$/.exec(line);
+          if (m) rec[(key = m[1])] = m[2];
+        }
+      }
+      return rec;
+    })
+    .filter((r) => r.Package);
+}
+
+export async function aptNames(a: AptSuite, prefix: string): Promise<string[]> {
+  const r = await $({ quiet: true })`apt-cache ${a.options} pkgnames ${prefix}`;
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+export async function aptShow(a: AptSuite, names: string[]): Promise<Record822[]> {
+  if (names.length === 0) return [];
+  const r = await $({ quiet: true })`apt-cache ${a.options} show ${names}`;
+  return parse822(r.stdout);
+}
+
+/** Download `name=version` into `dir` unless its file is there; returns the .deb's path. */
+export async function aptDownload(a: AptSuite, name: string, version: string, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`);
+  if (existsSync(file)) return file;
+  const r = await $({ nothrow: true, quiet: true, cwd: dir })`apt-get ${a.options} -q download ${`${name}=${version}`}`;
+  if (r.exitCode !== 0 || !existsSync(file)) {
+    throw new InputError(`download of ${name} ${version} failed: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  return file;
+}

@@ -1,0 +1,42 @@
+// The cache folder: downloads, unpacked kernels, images and keys. Entries are made in a
+// temporary folder and renamed into place, so a crash never leaves a half-built entry.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+export function cacheRoot(): string {
+  return resolve(process.env.MMATRIX_CACHE ?? '.cache');
+}
+
+export function cachePath(...parts: string[]): string {
+  return join(cacheRoot(), ...parts);
+}
+
+export function hashOf(parts: (string | number)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(String(p)).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
+/** A cheap identity for a file: path, size and modification time. */
+export function fileStamp(path: string): string {
+  const s = statSync(path);
+  return `${path}:${s.size}:${s.mtimeMs}`;
+}
+
+/** Build `dir` with `make(tmp)` unless it exists; returns true when it was built now. */
+export async function buildOnce(dir: string, make: (tmp: string) => Promise<void>): Promise<boolean> {
+  if (existsSync(dir)) return false;
+  mkdirSync(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    await make(tmp);
+    renameSync(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  return true;
+}

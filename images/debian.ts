@@ -1,0 +1,69 @@
+// Debian kernels by suite: the newest linux-image-<abi>-amd64[-unsigned] of the suite,
+// plus the linux-base/binary/modules packages it depends on where 7.x splits them out.
+import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, InputError, type Record822 } from './apt.js';
+import { cachePath } from './cache.js';
+import { compareDebVersions } from './debversion.js';
+
+export const DEBIAN_SUITES: Record<string, string> = {
+  bullseye: '5.10',
+  bookworm: '6.1',
+  trixie: '6.12',
+  sid: '7.2',
+  experimental: '7.3',
+};
+
+// linux-image-6.1.0-50-amd64-unsigned, linux-image-6.12.117+deb13-amd64, linux-image-7.3-amd64;
+// not the cloud/rt flavours nor the meta package linux-image-amd64.
+const IMAGE = /^linux-image-(\d[\d.]*(?:-\d+)?(?:\+deb\d+)?)-amd64(-unsigned)?$/;
+const SPLIT_PART = /^(linux-(?:base|binary|modules)-\S+)\s*\(=\s*([^)]+)\)$/;
+
+export interface DebPackage {
+  name: string;
+  version: string;
+}
+
+export interface DebKernel {
+  suite: string;
+  abi: string;
+  version: string;
+  packages: DebPackage[]; // what must be downloaded and unpacked
+}
+
+/** Pick the newest kernel from `apt-cache show` records. Pure, for tests. */
+export function pickKernel(suite: string, recs: Record822[]): DebKernel | null {
+  const images = recs.filter((r) => IMAGE.test(r.Package));
+  if (images.length === 0) return null;
+  images.sort((a, b) => {
+    const v = compareDebVersions(b.Version, a.Version);
+    if (v) return v;
+    return Number(b.Package.endsWith('-unsigned')) - Number(a.Package.endsWith('-unsigned'));
+  });
+  const best = images[0];
+  const abi = IMAGE.exec(best.Package)![1];
+  const deps = (best.Depends ?? '').split(',').map((d) => d.trim());
+  const split = deps.map((d) => SPLIT_PART.exec(d)).filter((m): m is RegExpExecArray => m !== null);
+  const packages = split.length
+    ? split.map((m) => ({ name: m[1], version: m[2].trim() }))
+    : [{ name: best.Package, version: best.Version }];
+  return { suite, abi, version: best.Version, packages };
+}
+
+export async function resolveDebian(suite: string, refresh = false): Promise<DebKernel> {
+  if (!(suite in DEBIAN_SUITES)) {
+    throw new InputError(`unknown Debian suite '${suite}' (known: ${Object.keys(DEBIAN_SUITES).join(', ')})`);
+  }
+  const apt = aptSuite(suite);
+  await aptUpdate(apt, refresh);
+  const names = (await aptNames(apt, 'linux-image-')).filter((n) => IMAGE.test(n));
+  const kernel = pickKernel(suite, await aptShow(apt, names));
+  if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
+  return kernel;
+}
+
+export async function downloadDebian(k: DebKernel): Promise<string[]> {
+  const apt = aptSuite(k.suite);
+  const dir = cachePath('debs');
+  const files: string[] = [];
+  for (const p of k.packages) files.push(await aptDownload(apt, p.name, p.version, dir));
+  return files;
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# mmatrix guest /init: mounts, virtio-net, QEMU user networking, the hugepage pool and
+# THP mode from the kernel command line (mmatrix.hugepages=N mmatrix.thp=MODE), then
+# dropbear. Each step prints one "mmatrix:" line on the console.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /tmp
+say() { echo "mmatrix: $* @$(cut -d' ' -f1 /proc/uptime)"; }
+say "init"
+while read -r m; do
+  insmod "/lib/modules/$m" || say "insmod $m failed"
+done < /etc/modules.order
+ip link set lo up
+ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || say "network setup failed"
+hugepages=0
+thp=madvise
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    mmatrix.hugepages=*) hugepages="${arg#*=}" ;;
+    mmatrix.thp=*) thp="${arg#*=}" ;;
+  esac
+done
+mkdir -p /mnt/huge
+mount -t hugetlbfs hugetlbfs /mnt/huge || say "hugetlbfs mount failed"
+[ -w /proc/sys/vm/nr_hugepages ] && echo "$hugepages" > /proc/sys/vm/nr_hugepages
+[ -w /sys/kernel/mm/transparent_hugepage/enabled ] && echo "$thp" > /sys/kernel/mm/transparent_hugepage/enabled
+say "hugepages requested=$hugepages obtained=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)"
+dropbear -r /etc/dropbear/host_key -s -g -p 22 -P /run/dropbear.pid -E 2>>/tmp/dropbear.log
+say "sshd started"
+while :; do sleep 3600; done

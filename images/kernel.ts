@@ -1,0 +1,136 @@
+// Kernel sources by name: `debian:<suite>` and `bzimage:<path>[,modules=<dir>]`, made
+// ready to boot: the bootable image (vmlinux where it has a PVH entry), its release
+// string and its modules folder with a fresh modules.dep.
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { $ } from 'zx';
+import { InputError } from './apt.js';
+import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
+import { DEBIAN_SUITES, downloadDebian, resolveDebian } from './debian.js';
+import { bzImageRelease, extractVmlinux, hasPvhNote } from './vmlinux.js';
+
+export type KernelSpec =
+  | { kind: 'debian'; suite: string; text: string }
+  | { kind: 'bzimage'; path: string; modules: string | null; text: string };
+
+export interface Kernel {
+  spec: string; // as the user named it
+  id: string; // cache key: names this exact build
+  version: string; // package version, or the file's stamp
+  release: string; // uname -r
+  image: string; // what QEMU boots
+  pvh: boolean; // image is a vmlinux booted through its PVH entry
+  modulesDir: string | null;
+}
+
+export function parseKernelSpec(text: string): KernelSpec {
+  const colon = text.indexOf(':');
+  const kind = colon > 0 ? text.slice(0, colon) : '';
+  const rest = text.slice(colon + 1);
+  if (kind === 'debian') {
+    if (!(rest in DEBIAN_SUITES)) {
+      throw new InputError(`unknown kernel '${text}': Debian suites are ${Object.keys(DEBIAN_SUITES).join(', ')}`);
+    }
+    return { kind, suite: rest, text };
+  }
+  if (kind === 'bzimage') {
+    const [path, ...opts] = rest.split(',');
+    let modules: string | null = null;
+    for (const o of opts) {
+      if (o.startsWith('modules=')) modules = resolve(o.slice('modules='.length));
+      else throw new InputError(`unknown option '${o}' in kernel '${text}' (known: modules=<dir>)`);
+    }
+    if (!path) throw new InputError(`kernel '${text}' names no file`);
+    return { kind, path: resolve(path), modules, text };
+  }
+  throw new InputError(`unknown kernel '${text}': use debian:<suite> or bzimage:<path>[,modules=<dir>]`);
+}
+
+interface Unpacked {
+  release: string;
+  image: string;
+  pvh: boolean;
+  modulesDir: string | null;
+}
+
+/** Write vmlinux beside a bzImage when one can be extracted and has a PVH entry. */
+function bootable(bzImage: string, dir: string): { image: string; pvh: boolean } {
+  const elf = extractVmlinux(readFileSync(bzImage));
+  if (elf && hasPvhNote(elf)) {
+    writeFileSync(join(dir, 'vmlinux'), elf);
+    return { image: 'vmlinux', pvh: true };
+  }
+  return { image: 'bzImage', pvh: false };
+}
+
+async function unpackDebian(debs: string[], dir: string): Promise<Unpacked> {
+  const root = join(dir, 'root');
+  mkdirSync(root);
+  for (const d of debs) {
+    const r = await $({ nothrow: true, quiet: true })`dpkg-deb -x ${d} ${root}`;
+    if (r.exitCode !== 0) throw new InputError(`${basename(d)} is not a readable .deb: ${r.stderr.trim()}`);
+  }
+  const modRoot = ['usr/lib/modules', 'lib/modules'].map((p) => join(root, p)).find(existsSync);
+  if (!modRoot) throw new InputError('kernel package has no modules folder');
+  const release = readdirSync(modRoot)[0];
+  const modulesDir = join(modRoot, release);
+  const vmlinuz = [join(root, 'boot', `vmlinuz-${release}`), join(modulesDir, 'vmlinuz')].find(existsSync);
+  if (!vmlinuz) throw new InputError(`kernel package for ${release} has no vmlinuz`);
+  // depmod looks under <base>/lib/modules; the usr/lib layout needs a lib -> usr/lib link.
+  if (!existsSync(join(root, 'lib'))) symlinkSync('usr/lib', join(root, 'lib'));
+  await $({ quiet: true })`depmod -b ${root} ${release}`;
+  await $`cp ${vmlinuz} ${join(dir, 'bzImage')}`;
+  const { image, pvh } = bootable(join(dir, 'bzImage'), dir);
+  return { release, image: join(dir, image), pvh, modulesDir };
+}
+
+function readMeta(dir: string): Unpacked {
+  return JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as Unpacked;
+}
+
+async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refresh: boolean): Promise<Kernel> {
+  const deb = await resolveDebian(spec.suite, refresh);
+  const id = `debian-${deb.abi}_${deb.version}`.replace(/[^\w.+~-]/g, '_');
+  const dir = cachePath('kernels', id);
+  if (!existsSync(dir)) {
+    const debs = await downloadDebian(deb);
+    await buildOnce(dir, async (tmp) => {
+      const u = await unpackDebian(debs, tmp);
+      const rel = (p: string | null) => (p ? p.replace(tmp, dir) : null);
+      writeFileSync(join(tmp, 'kernel.json'), JSON.stringify({ ...u, image: rel(u.image), modulesDir: rel(u.modulesDir) }));
+    });
+  }
+  return { spec: spec.text, id, version: deb.version, ...readMeta(dir) };
+}
+
+async function prepareBzImage(spec: Extract<KernelSpec, { kind: 'bzimage' }>): Promise<Kernel> {
+  if (!existsSync(spec.path)) throw new InputError(`kernel file ${spec.path} does not exist`);
+  const fileRelease = bzImageRelease(spec.path);
+  if (!fileRelease) throw new InputError(`${spec.path} is not a bzImage (no HdrS setup header)`);
+  if (spec.modules && !existsSync(spec.modules)) throw new InputError(`modules folder ${spec.modules} does not exist`);
+  const version = fileStamp(spec.path);
+  const id = `bzimage-${hashOf([version, spec.modules ?? ''])}`;
+  const dir = cachePath('kernels', id);
+  await buildOnce(dir, async (tmp) => {
+    await $`cp ${spec.path} ${join(tmp, 'bzImage')}`;
+    const { image, pvh } = bootable(join(tmp, 'bzImage'), tmp);
+    let modulesDir: string | null = null;
+    if (spec.modules) {
+      // A private copy, so depmod writes into the cache and never into the user's tree.
+      const release = basename(spec.modules);
+      const root = join(tmp, 'root');
+      mkdirSync(join(root, 'lib/modules'), { recursive: true });
+      await $`cp -a ${spec.modules} ${join(root, 'lib/modules', release)}`;
+      await $({ quiet: true })`depmod -b ${root} ${release}`;
+      modulesDir = join(dir, 'root/lib/modules', release);
+    }
+    const meta: Unpacked = { release: fileRelease, image: join(dir, image), pvh, modulesDir };
+    writeFileSync(join(tmp, 'kernel.json'), JSON.stringify(meta));
+  });
+  return { spec: spec.text, id, version, ...readMeta(dir) };
+}
+
+export async function prepareKernel(text: string, refresh = false): Promise<Kernel> {
+  const spec = parseKernelSpec(text);
+  return spec.kind === 'debian' ? prepareDebian(spec, refresh) : prepareBzImage(spec);
+}

@@ -1,0 +1,41 @@
+// SSH keys: one client key per cache (mode 0600), one dropbear host key per image,
+// whose public half the runner pins.
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ssh2 from 'ssh2';
+import { $ } from 'zx';
+import { cachePath } from './cache.js';
+
+export interface ClientKey {
+  privateKey: string; // OpenSSH format
+  publicLine: string; // authorized_keys line
+}
+
+export function clientKey(): ClientKey {
+  const dir = cachePath('keys');
+  const priv = join(dir, 'id_ed25519');
+  const pub = `${priv}.pub`;
+  if (!existsSync(priv) || !existsSync(pub)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const k = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'mmatrix' });
+    writeFileSync(priv, k.private, { mode: 0o600 });
+    writeFileSync(pub, k.public + '\n', { mode: 0o600 });
+  }
+  chmodSync(priv, 0o600);
+  return { privateKey: readFileSync(priv, 'utf8'), publicLine: readFileSync(pub, 'utf8').trim() };
+}
+
+/** Make a dropbear ed25519 host key at `path`; returns its public line (ssh-ed25519 AAAA…). */
+export async function makeHostKey(path: string): Promise<string> {
+  await $({ quiet: true })`dropbearkey -t ed25519 -f ${path}`;
+  chmodSync(path, 0o600);
+  const out = (await $({ quiet: true })`dropbearkey -y -f ${path}`).stdout;
+  const line = out.split('\n').find((l) => l.startsWith('ssh-ed25519 '));
+  if (!line) throw new Error('dropbearkey printed no public key');
+  return line.split(' ').slice(0, 2).join(' ');
+}
+
+/** The raw key blob of a public line, as ssh2's hostVerifier receives it. */
+export function keyBlob(publicLine: string): Buffer {
+  return Buffer.from(publicLine.split(' ')[1], 'base64');
+}

@@ -1,0 +1,45 @@
+// Kernel modules the guest needs, resolved through modules.dep into load order.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+/** What the guest loads, when the kernel has it as a module: virtio networking. */
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net'];
+
+const modName = (path: string) => basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+
+/** Parse modules.dep text into name → {path, deps}. */
+export function parseModulesDep(text: string): Map<string, { path: string; deps: string[] }> {
+  const m = new Map<string, { path: string; deps: string[] }>();
+  for (const line of text.split('\n')) {
+    const [path, rest] = line.split(':');
+    if (!path || rest === undefined) continue;
+    m.set(modName(path), { path, deps: rest.trim().split(/\s+/).filter(Boolean) });
+  }
+  return m;
+}
+
+/** Module files (relative to the modules dir) in an order insmod can load them. */
+export function loadOrder(dep: string, builtin: string, wanted: string[]): string[] {
+  const mods = parseModulesDep(dep);
+  const builtins = new Set(builtin.split('\n').filter(Boolean).map(modName));
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const m = mods.get(name);
+    if (!m) return;
+    for (const d of m.deps) visit(modName(d));
+    order.push(m.path);
+  };
+  for (const w of wanted) {
+    if (!mods.has(w) && !builtins.has(w)) throw new Error(`kernel has no ${w}, neither built in nor as a module`);
+    visit(w);
+  }
+  return order;
+}
+
+export function guestModules(modulesDir: string, wanted = GUEST_MODULES): string[] {
+  const read = (f: string) => (existsSync(join(modulesDir, f)) ? readFileSync(join(modulesDir, f), 'utf8') : '');
+  return loadOrder(read('modules.dep'), read('modules.builtin'), wanted);
+}

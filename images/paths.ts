@@ -1,0 +1,17 @@
+// Where the project's own files are, wherever it is run from (sources or dist/).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('mmatrix: package.json not found above ' + import.meta.url);
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = findRoot();
+export const fromRoot = (...p: string[]) => join(ROOT, ...p);

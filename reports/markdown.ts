@@ -1,0 +1,38 @@
+// matrix.md: rows are case ids, columns are kernels, cells the observation's label.
+import { cellText, kernelTitle, type Results } from './results.js';
+
+const esc = (s: string) => s.replace(/\|/g, '\\|');
+
+export function caseIds(r: Results): string[] {
+  const ids = new Set<string>();
+  for (const k of r.kernels) for (const c of k.cases) ids.add(c.id);
+  return [...ids].sort();
+}
+
+export function renderMarkdown(r: Results): string {
+  const kernels = r.kernels;
+  const lines = [
+    `# mmatrix run ${r.runId}${r.complete ? '' : ' (incomplete)'}`,
+    '',
+    `| case | ${kernels.map((k) => esc(kernelTitle(k))).join(' | ')} |`,
+    `|---|${kernels.map(() => '---').join('|')}|`,
+  ];
+  for (const id of caseIds(r)) {
+    const cells = kernels.map((k) => esc(cellText(k.cases.find((c) => c.id === id))));
+    lines.push(`| ${id} | ${cells.join(' | ')} |`);
+  }
+  lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP |', '|---|---|---|---|---|---|');
+  for (const k of kernels) {
+    const boot = k.bootSeconds === null ? '—' : `${k.bootSeconds.toFixed(2)} s`;
+    const pool = `${k.hugepagesObtained ?? '—'}/${k.hugepagesRequested} × ${k.hugePageKb ?? '?'} kB`;
+    lines.push(`| ${esc(kernelTitle(k))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} |`);
+  }
+  const errors = kernels.filter((k) => k.error);
+  if (errors.length) {
+    lines.push('', '## Errors', '');
+    for (const k of errors) lines.push(`- ${esc(k.spec)}: ${k.error!.phase}: ${esc(k.error!.message)}`);
+  }
+  const notes = kernels.flatMap((k) => k.cases.filter((c) => c.status === 'error').map((c) => `- ${kernelTitle(k)} ${c.id}: ${c.reason}`));
+  if (notes.length) lines.push('', '## Case errors', '', ...notes);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// mmatrix command line.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { relative } from 'node:path';
+import { InputError } from '../images/apt.js';
+import { parseKernelSpec } from '../images/kernel.js';
+import { RunFolder, newRunId } from '../reports/runfolder.js';
+import { RESULTS_SCHEMA, type Results } from '../reports/results.js';
+import { FAMILIES, isFamily, type Family } from '../suites/families.js';
+import type { AccelChoice } from './accel.js';
+import { killAll } from './procs.js';
+import { run } from './run.js';
+
+export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie'];
+
+const EXIT = { ok: 0, deviation: 1, incomplete: 2, sigint: 130, sigterm: 143 } as const;
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+function family(v: string, prev: Family[] = []): Family[] {
+  if (!isFamily(v)) throw new InvalidArgumentError(`unknown suite '${v}' (known: ${FAMILIES.join(', ')})`);
+  return [...prev, v];
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+interface RunFlags {
+  kernel?: string[];
+  suite?: Family[];
+  accel: AccelChoice;
+  hugepages: number;
+  memory: number;
+  bootTimeout: number;
+  suiteTimeout: number;
+  runsDir: string;
+  refresh: boolean;
+}
+
+async function runCommand(f: RunFlags): Promise<number> {
+  const kernels = f.kernel ?? DEFAULT_KERNELS;
+  for (const k of kernels) parseKernelSpec(k); // bad names fail before anything starts
+  const id = newRunId();
+  const folder = new RunFolder(f.runsDir, id);
+  const results: Results = { schema: RESULTS_SCHEMA, runId: id, started: new Date().toISOString(), finished: null, complete: false, kernels: [] };
+  const stop = (sig: NodeJS.Signals, code: number) => () => {
+    const killed = killAll();
+    results.complete = false;
+    folder.save(results);
+    log(`\n${sig}: stopped ${killed} guest(s); partial results in ${relative(process.cwd(), folder.dir)}`);
+    process.exit(code);
+  };
+  process.once('SIGINT', stop('SIGINT', EXIT.sigint));
+  process.once('SIGTERM', stop('SIGTERM', EXIT.sigterm));
+  log(`mmatrix run ${id}: ${kernels.join(', ')}`);
+  await run(
+    {
+      kernels,
+      families: f.suite ?? [...FAMILIES],
+      accel: f.accel,
+      hugepages: f.hugepages,
+      memoryMb: f.memory,
+      bootTimeoutMs: f.bootTimeout * 1000,
+      suiteTimeoutMs: f.suiteTimeout * 1000,
+      refresh: f.refresh,
+      log,
+    },
+    folder,
+    results,
+  );
+  const rel = relative(process.cwd(), folder.dir);
+  log(`report: ${rel}/matrix.md`);
+  log(`results: ${rel}/results.json`);
+  return results.complete ? EXIT.ok : EXIT.incomplete;
+}
+
+export function program(): Command {
+  const p = new Command('mmatrix')
+    .description('Linux memory-management semantics across kernels, observed in real QEMU guests')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  p.command('run')
+    .description('boot each kernel, run the suites, write a run folder with results.json and matrix.md')
+    .option('-k, --kernel <spec>', 'debian:<suite> or bzimage:<path>[,modules=<dir>]; repeatable', collect)
+    .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}); repeatable`, family)
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--hugepages <n>', 'default-size huge pages the guest reserves', positiveInt, 64)
+    .option('--memory <mb>', 'guest memory in MiB', positiveInt, 1536)
+    .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, 120)
+    .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 600)
+    .option('--runs-dir <dir>', 'where run folders go', 'runs')
+    .option('--refresh', 'fetch fresh package lists for Debian suites', false)
+    .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0`)
+    .action(async (f: RunFlags) => {
+      process.exitCode = await runCommand(f);
+    });
+  return p;
+}
+
+async function main(): Promise<void> {
+  try {
+    await program().parseAsync(process.argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message?: string };
+    if (err.code?.startsWith('commander.')) {
+      process.exitCode = err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : EXIT.incomplete;
+      return;
+    }
+    if (e instanceof InputError) {
+      process.stderr.write(`mmatrix: ${err.message}\n`);
+      process.exitCode = EXIT.incomplete;
+      return;
+    }
+    throw e;
+  }
+}
+
+await main();

@@ -1,0 +1,102 @@
+// A run: for each kernel, fetch it, build its image, boot it, run the suite families,
+// collect their TAP. Results are saved after every family, so nothing finished is lost.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImage } from '../images/initramfs.js';
+import { prepareKernel, type Kernel } from '../images/kernel.js';
+import type { RunFolder } from '../reports/runfolder.js';
+import type { KernelResult, Results } from '../reports/results.js';
+import type { Family } from '../suites/families.js';
+import { accelPlan, type AccelChoice } from './accel.js';
+import { guestBundle, GUEST_DIR } from './bundle.js';
+import { InfraError } from './errors.js';
+import { Guest } from './guest.js';
+import { parseTap } from './tap.js';
+
+export interface RunOptions {
+  kernels: string[];
+  families: Family[];
+  accel: AccelChoice;
+  hugepages: number;
+  memoryMb: number;
+  bootTimeoutMs: number;
+  suiteTimeoutMs: number;
+  refresh: boolean;
+  log: (line: string) => void;
+}
+
+function emptyResult(spec: string, o: RunOptions): KernelResult {
+  return {
+    spec, id: spec, version: '', release: null, accel: null, bootSeconds: null, hugePageKb: null,
+    hugepagesRequested: o.hugepages, hugepagesObtained: null, thp: null, error: null, cases: [],
+  };
+}
+
+async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult, consoleLog: string): Promise<Guest> {
+  const image = await buildImage(kernel).catch((e: Error) => {
+    throw new InfraError('image', e.message);
+  });
+  o.log(`${kernel.release}: image ${image.built ? 'built' : 'cached'} (${image.dir})`);
+  const plan = accelPlan(o.accel);
+  let last: unknown;
+  for (const accel of plan.order) {
+    o.log(`${kernel.release}: booting under ${accel.toUpperCase()} — ${plan.why}`);
+    try {
+      const g = await Guest.boot(kernel, image, { accel, memoryMb: o.memoryMb, hugepages: o.hugepages, bootTimeoutMs: o.bootTimeoutMs, consoleLog });
+      res.accel = accel;
+      return g;
+    } catch (e) {
+      last = e;
+      if (plan.order.length > 1) o.log(`${kernel.release}: ${accel} boot failed (${(e as Error).message}); trying the next accelerator`);
+    }
+  }
+  throw last;
+}
+
+async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results: Results, bundle: Buffer): Promise<void> {
+  const res = emptyResult(spec, o);
+  results.kernels.push(res);
+  let guest: Guest | null = null;
+  try {
+    const kernel = await prepareKernel(spec, o.refresh).catch((e: Error) => {
+      throw e instanceof InfraError ? e : new InfraError('fetch', e.message);
+    });
+    Object.assign(res, { id: kernel.id, version: kernel.version, release: kernel.release });
+    o.log(`${spec}: ${kernel.release} (${kernel.version}), ${kernel.pvh ? 'vmlinux via PVH' : 'bzImage'}`);
+    const dir = folder.guestDir(kernel.id);
+    guest = await bootWithFallback(kernel, o, res, join(dir, 'console.log'));
+    res.bootSeconds = guest.bootSeconds;
+    const facts = await guest.facts();
+    Object.assign(res, { release: facts.release, hugePageKb: facts.hugePageKb, hugepagesObtained: facts.hugepagesObtained, thp: facts.thp });
+    o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s; huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB; THP ${facts.thp}`);
+    await guest.push(bundle);
+    for (const family of o.families) {
+      const t0 = Date.now();
+      const r = await guest.exec(`cd ${GUEST_DIR} && node suites/main.js ${family}`, { timeoutMs: o.suiteTimeoutMs });
+      writeFileSync(join(dir, `${family}.tap`), r.stdout);
+      if (r.stderr) writeFileSync(join(dir, `${family}.stderr`), r.stderr);
+      const parsed = parseTap(r.stdout);
+      res.cases.push(...parsed.cases);
+      if (parsed.problems.length) throw new InfraError('collect', `${family}: malformed TAP: ${parsed.problems.join('; ')}`, r.stderr.trim());
+      const n = (s: string) => parsed.cases.filter((c) => c.status === s).length;
+      o.log(`${facts.release}: ${family}: ${parsed.cases.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+      folder.save(results);
+    }
+  } catch (e) {
+    if (!(e instanceof InfraError)) throw e;
+    res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
+    o.log(`${spec}: ${e.phase} failed: ${e.message}`);
+    if (e.detail) o.log(e.detail.split('\n').map((l) => `  | ${l}`).join('\n'));
+  } finally {
+    await guest?.close();
+    folder.save(results);
+  }
+}
+
+export async function run(o: RunOptions, folder: RunFolder, results: Results): Promise<void> {
+  const bundle = guestBundle();
+  for (const spec of o.kernels) await runKernel(spec, o, folder, results, bundle);
+  results.finished = new Date().toISOString();
+  results.complete = results.kernels.every((k) => !k.error && k.cases.every((c) => c.status !== 'error'));
+  folder.save(results);
+}
