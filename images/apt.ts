@@ -105,10 +105,11 @@ export async function aptShow(a: AptSuite, names: string[]): Promise<Record822[]
 }
 
 /** Download `name=version` into `dir` unless its file is there; returns the .deb's path. */
-export async function aptDownload(a: AptSuite, name: string, version: string, dir: string): Promise<string> {
+export async function aptDownload(a: AptSuite, name: string, version: string, dir: string, starting = () => {}): Promise<string> {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`);
   if (existsSync(file)) return file;
+  starting();
   const r = await $({ nothrow: true, quiet: true, cwd: dir })`apt-get ${a.options} -q download ${`${name}=${version}`}`;
   if (r.exitCode !== 0 || !existsSync(file)) {
     throw new InputError(`download of ${name} ${version} failed: ${r.stderr.trim().split('\n').pop()}`);

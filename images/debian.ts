@@ -20,6 +20,7 @@ const SPLIT_PART = /^(linux-(?:base|binary|modules)-\S+)\s*\(=\s*([^)]+)\)$/;
 export interface DebPackage {
   name: string;
   version: string;
+  size?: number; // bytes, when the index says
 }
 
 export interface DebKernel {
@@ -44,26 +45,32 @@ export function pickKernel(suite: string, recs: Record822[]): DebKernel | null {
   const split = deps.map((d) => SPLIT_PART.exec(d)).filter((m): m is RegExpExecArray => m !== null);
   const packages = split.length
     ? split.map((m) => ({ name: m[1], version: m[2].trim() }))
-    : [{ name: best.Package, version: best.Version }];
+    : [{ name: best.Package, version: best.Version, size: Number(best.Size) || undefined }];
   return { suite, abi, version: best.Version, packages };
 }
 
-export async function resolveDebian(suite: string, refresh = false): Promise<DebKernel> {
+export async function resolveDebian(suite: string, refresh = false, log: (s: string) => void = () => {}): Promise<DebKernel> {
   if (!(suite in DEBIAN_SUITES)) {
     throw new InputError(`unknown Debian suite '${suite}' (known: ${Object.keys(DEBIAN_SUITES).join(', ')})`);
   }
   const apt = aptSuite(suite);
-  await aptUpdate(apt, refresh);
+  if (await aptUpdate(apt, refresh)) log(`fetched the package index of Debian ${suite}`);
   const names = (await aptNames(apt, 'linux-image-')).filter((n) => IMAGE.test(n));
   const kernel = pickKernel(suite, await aptShow(apt, names));
   if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
+  // Sizes of split-out parts (7.x) come from their own records.
+  const sizes = new Map((await aptShow(apt, kernel.packages.map((p) => p.name))).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]));
+  for (const p of kernel.packages) p.size ??= sizes.get(`${p.name}=${p.version}`);
   return kernel;
 }
 
-export async function downloadDebian(k: DebKernel): Promise<string[]> {
+export async function downloadDebian(k: DebKernel, log: (s: string) => void = () => {}): Promise<string[]> {
   const apt = aptSuite(k.suite);
   const dir = cachePath('debs');
   const files: string[] = [];
-  for (const p of k.packages) files.push(await aptDownload(apt, p.name, p.version, dir));
+  for (const p of k.packages) {
+    const mb = p.size ? ` ${(p.size / 1e6).toFixed(0)} MB` : '';
+    files.push(await aptDownload(apt, p.name, p.version, dir, () => log(`downloading ${p.name} ${p.version}${mb}`)));
+  }
   return files;
 }

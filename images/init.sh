@@ -16,8 +16,10 @@ say "init"
 while read -r m; do
   insmod "/lib/modules/$m" || say "insmod $m failed"
 done < /etc/modules.order
+say "modules loaded"
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || say "network setup failed"
+say "network up"
 hugepages=0
 thp=madvise
 for arg in $(cat /proc/cmdline); do
@@ -28,6 +30,7 @@ for arg in $(cat /proc/cmdline); do
 done
 mkdir -p /mnt/huge
 mount -t hugetlbfs hugetlbfs /mnt/huge || say "hugetlbfs mount failed"
+say "hugetlbfs mounted"
 [ -w /proc/sys/vm/nr_hugepages ] && echo "$hugepages" > /proc/sys/vm/nr_hugepages
 [ -w /sys/kernel/mm/transparent_hugepage/enabled ] && echo "$thp" > /sys/kernel/mm/transparent_hugepage/enabled
 say "hugepages requested=$hugepages obtained=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)"

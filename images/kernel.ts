@@ -88,12 +88,13 @@ function readMeta(dir: string): Unpacked {
   return JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as Unpacked;
 }
 
-async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refresh: boolean): Promise<Kernel> {
-  const deb = await resolveDebian(spec.suite, refresh);
+async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refresh: boolean, log: Log): Promise<Kernel> {
+  const deb = await resolveDebian(spec.suite, refresh, log);
   const id = `debian-${deb.abi}_${deb.version}`.replace(/[^\w.+~-]/g, '_');
   const dir = cachePath('kernels', id);
   if (!existsSync(dir)) {
-    const debs = await downloadDebian(deb);
+    const debs = await downloadDebian(deb, log);
+    log(`unpacking ${spec.text} ${deb.version}`);
     await buildOnce(dir, async (tmp) => {
       const u = await unpackDebian(debs, tmp);
       const rel = (p: string | null) => (p ? p.replace(tmp, dir) : null);
@@ -130,7 +131,9 @@ async function prepareBzImage(spec: Extract<KernelSpec, { kind: 'bzimage' }>): P
   return { spec: spec.text, id, version, ...readMeta(dir) };
 }
 
-export async function prepareKernel(text: string, refresh = false): Promise<Kernel> {
+type Log = (line: string) => void;
+
+export async function prepareKernel(text: string, refresh = false, log: Log = () => {}): Promise<Kernel> {
   const spec = parseKernelSpec(text);
-  return spec.kind === 'debian' ? prepareDebian(spec, refresh) : prepareBzImage(spec);
+  return spec.kind === 'debian' ? prepareDebian(spec, refresh, log) : prepareBzImage(spec);
 }

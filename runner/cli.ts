@@ -28,6 +28,9 @@ function family(v: string, prev: Family[] = []): Family[] {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+// A reader that goes away (`mmatrix run | head`) must not end the run: results still land on disk.
+process.stdout.on('error', () => undefined);
+
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }

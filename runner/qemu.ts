@@ -25,7 +25,7 @@ export const machineArgs = (c: GuestConfig) => [
 
 // quiet and the test-skipping flags save ~0.4 s under TCG; panic=-1 reboots on a panic,
 // which -no-reboot turns into QEMU exiting, so a dead kernel is seen at once.
-export const BASE_CMDLINE = 'console=ttyS0 quiet mitigations=off tsc=reliable no_timer_check cryptomgr.notests panic=-1';
+export const BASE_CMDLINE = 'console=ttyS0 quiet mitigations=off tsc=reliable no_timer_check cryptomgr.notests init_on_alloc=0 panic=-1';
 
 export const cmdline = (c: GuestConfig) =>
   [BASE_CMDLINE, `mmatrix.hugepages=${c.hugepages}`, c.extraCmdline ?? ''].filter(Boolean).join(' ');

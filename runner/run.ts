@@ -58,7 +58,7 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
   results.kernels.push(res);
   let guest: Guest | null = null;
   try {
-    const kernel = await prepareKernel(spec, o.refresh).catch((e: Error) => {
+    const kernel = await prepareKernel(spec, o.refresh, o.log).catch((e: Error) => {
       throw e instanceof InfraError ? e : new InfraError('fetch', e.message);
     });
     Object.assign(res, { id: kernel.id, version: kernel.version, release: kernel.release });

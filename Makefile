@@ -1,0 +1,48 @@
+# mmatrix — `make run` sets up everything and runs the default kernels; `make test` runs
+# the unit tests and an integration test that boots real kernels in QEMU.
+
+# Debian/Ubuntu packages the runner uses on the host.
+APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils \
+	debian-archive-keyring apt dpkg tar python3 make g++
+# node-gyp builds against the system's node headers when it has them, else fetches them.
+NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+ADDON := guest/addon/build/Release/mm.node
+ARGS ?=
+
+.PHONY: all deps build run test test-unit test-integration clean
+all: build
+
+deps: node_modules
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+$(ADDON): guest/addon/mm.c guest/addon/guard.c guest/addon/guard.h guest/addon/binding.gyp | node_modules
+	npx node-gyp rebuild $(NODEDIR) --directory=guest/addon --silent
+
+build: deps $(ADDON)
+	npx tsc -p tsconfig.json
+	@chmod +x dist/runner/cli.js
+
+run: build
+	node dist/runner/cli.js run $(ARGS)
+
+test: build
+	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
+	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
+
+test-unit: build
+	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
+
+test-integration: build
+	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
+
+clean:
+	rm -rf dist guest/addon/build

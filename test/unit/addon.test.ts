@@ -1,0 +1,38 @@
+// The guest addon, exercised on the host kernel: guarded access and errno names.
+import test from 'ava';
+import { K, mm } from '../../guest/native.js';
+
+const RW = K.PROT_READ | K.PROT_WRITE;
+const len = 4 * 4096;
+
+test('fill and scan see the pattern, MADV_DONTNEED on private anon zeroes it', (t) => {
+  const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  t.truthy(m.addr);
+  t.true(mm.fill(m.addr!, len, 7).ok);
+  t.is(mm.scan(m.addr!, len, 7).pattern, 4);
+  t.is(mm.pagemap(m.addr!, len).present, 4);
+  t.is(mm.madvise(m.addr!, len, K.MADV_DONTNEED).ret, 0);
+  t.is(mm.pagemap(m.addr!, len).present, 0);
+  t.like(mm.scan(m.addr!, len, 7), { zero: 4, pattern: 0 });
+  t.is(mm.munmap(m.addr!, len).ret, 0);
+});
+
+test('an access after munmap is SIGSEGV as a value, not a crash', (t) => {
+  const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  mm.munmap(m.addr!, len);
+  t.like(mm.scan(m.addr!, len, 1), { faulted: 4, signal: 'SIGSEGV', offset: 0 });
+  t.like(mm.fill(m.addr!, len, 1), { ok: false, signal: 'SIGSEGV' });
+});
+
+test('past the end of a memfd is SIGBUS (BUS_ADRERR) at the first page beyond it', (t) => {
+  const fd = mm.memfdCreate('t', K.MFD_CLOEXEC).ret!;
+  mm.ftruncate(fd, 4096);
+  const m = mm.mmap(0, len, RW, K.MAP_SHARED, fd, 0);
+  t.like(mm.scan(m.addr!, len, 1), { zero: 1, faulted: 3, signal: 'SIGBUS', si_code: 2, offset: 4096 });
+  mm.munmap(m.addr!, len);
+});
+
+test('errno comes back by name', (t) => {
+  t.deepEqual(mm.madvise(1n, 4096, K.MADV_DONTNEED), { errno: 'EINVAL' });
+  t.deepEqual(mm.memfdCreate('t', 0xffff), { errno: 'EINVAL' });
+});

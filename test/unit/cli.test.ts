@@ -1,0 +1,37 @@
+// The CLI on bad input: one line naming the problem, exit 2, nothing started.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { fromRoot } from '../../images/paths.js';
+
+const cli = (...args: string[]) => spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), ...args], { encoding: 'utf8' });
+
+test('an unknown flag is an error with a suggestion', (t) => {
+  const r = cli('run', '--kernl', 'debian:bookworm');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /unknown option '--kernl'/);
+  t.regex(r.stderr, /Did you mean --kernel\?/);
+});
+
+test('an unknown Debian suite is named with the known ones', (t) => {
+  const r = cli('run', '-k', 'debian:buster');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /unknown kernel 'debian:buster': Debian suites are bullseye, bookworm/);
+});
+
+test('a kernel source of unknown kind', (t) => {
+  const r = cli('run', '-k', 'foo');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /use debian:<suite> or bzimage:<path>/);
+});
+
+test('an unknown suite family', (t) => {
+  const r = cli('run', '-s', 'zapp');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /unknown suite 'zapp' \(known: zap\)/);
+});
+
+test('help lists run with examples', (t) => {
+  const r = cli('run', '--help');
+  t.is(r.status, 0);
+  t.regex(r.stdout, /mmatrix run -k debian:bookworm/);
+});

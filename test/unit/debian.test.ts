@@ -1,0 +1,49 @@
+import test from 'ava';
+import { parse822 } from '../../images/apt.js';
+import { pickKernel } from '../../images/debian.js';
+
+const bookworm = parse822(`Package: linux-image-6.1.0-49-amd64-unsigned
+Version: 6.1.175-1
+
+Package: linux-image-6.1.0-50-amd64-unsigned
+Version: 6.1.176-1
+Depends: kmod, initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool
+
+Package: linux-image-6.1.0-50-amd64
+Version: 6.1.176-1
+
+Package: linux-image-6.1.0-50-cloud-amd64-unsigned
+Version: 6.1.176-1
+`);
+
+test('newest unsigned image of the suite, not a flavour', (t) => {
+  const k = pickKernel('bookworm', bookworm)!;
+  t.is(k.abi, '6.1.0-50');
+  t.deepEqual(k.packages, [{ name: 'linux-image-6.1.0-50-amd64-unsigned', version: '6.1.176-1' }]);
+});
+
+test('7.x: the image is a meta package; base, binary and modules are fetched', (t) => {
+  const recs = parse822(`Package: linux-image-7.3-amd64
+Version: 7.3~rc7-1~exp1
+Depends: dracut | initramfs-tools (>= 0.120+deb8u2) | linux-initramfs-tool, linux-base-7.3-amd64 (= 7.3~rc7-1~exp1), linux-binary-7.3-amd64 (= 7.3~rc7-1~exp1), linux-modules-7.3-amd64 (= 7.3~rc7-1~exp1)
+
+Package: linux-image-7.3-rt-amd64
+Version: 7.3~rc7-1~exp1
+`);
+  const k = pickKernel('experimental', recs)!;
+  t.is(k.abi, '7.3');
+  t.deepEqual(
+    k.packages.map((p) => p.name),
+    ['linux-base-7.3-amd64', 'linux-binary-7.3-amd64', 'linux-modules-7.3-amd64'],
+  );
+  t.true(k.packages.every((p) => p.version === '7.3~rc7-1~exp1'));
+});
+
+test('no kernel in the suite gives null', (t) => {
+  t.is(pickKernel('x', parse822('Package: linux-image-amd64\nVersion: 1\n')), null);
+});
+
+test('parse822 folds continuation lines', (t) => {
+  const [r] = parse822('Package: a\nDescription: one\n two\n');
+  t.is(r.Description, 'one\ntwo');
+});

@@ -1,0 +1,31 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { fromRoot } from '../../images/paths.js';
+import { renderMarkdown } from '../../reports/markdown.js';
+import { RESULTS_SCHEMA, type KernelResult, type Results } from '../../reports/results.js';
+import { parseTap } from '../../runner/tap.js';
+
+const kernel = (release: string, over: Partial<KernelResult> = {}): KernelResult => ({
+  spec: 'debian:bookworm', id: release, version: '6.1.176-1', release, accel: 'tcg', bootSeconds: 4.9,
+  hugePageKb: 2048, hugepagesRequested: 64, hugepagesObtained: 64, thp: 'madvise', error: null,
+  cases: parseTap(readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8')).cases, ...over,
+});
+
+const results = (kernels: KernelResult[]): Results => ({
+  schema: RESULTS_SCHEMA, runId: 'r1', started: 'x', finished: 'y', complete: true, kernels,
+});
+
+test('one row per case, one column per kernel, labels in cells', (t) => {
+  const md = renderMarkdown(results([kernel('6.1.0-50-amd64'), kernel('6.12.1', { cases: [] })]));
+  t.true(md.includes('| case | 6.1.0-50-amd64 | 6.12.1 |'));
+  t.true(md.includes('| madv_dontneed.anon-private | ok zeroed freed | — |'));
+  t.true(md.includes('| madv_dontneed.hugetlbfs-private | EINVAL | — |'));
+  t.true(md.includes('| madv_dontneed.hugetlbfs-shared | SKIP | — |'));
+  t.true(md.includes('| 6.1.0-50-amd64 | debian:bookworm 6.1.176-1 | tcg | 4.90 s | 64/64 × 2048 kB | madvise |'));
+});
+
+test('a kernel that failed is listed with its phase', (t) => {
+  const md = renderMarkdown({ ...results([kernel('x', { cases: [], error: { phase: 'boot', message: 'no SSH' } })]), complete: false });
+  t.true(md.includes('(incomplete)'));
+  t.true(md.includes('- debian:bookworm: boot: no SSH'));
+});

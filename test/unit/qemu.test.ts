@@ -1,0 +1,39 @@
+import test from 'ava';
+import { kvmCandidate } from '../../runner/accel.js';
+import { accelArgs, cmdline, netArgs, qemuArgs, type GuestConfig } from '../../runner/qemu.js';
+
+const config: GuestConfig = {
+  kernel: '/k/vmlinux', initramfs: '/i/initramfs.cpio', accel: 'tcg', memoryMb: 1536, cpus: 1,
+  hugepages: 64, sshPort: 40022, consoleLog: '/r/console.log',
+};
+
+test('TCG emulates -cpu max; KVM passes the host CPU', (t) => {
+  t.deepEqual(accelArgs('tcg'), ['-accel', 'tcg', '-cpu', 'max']);
+  t.deepEqual(accelArgs('kvm'), ['-accel', 'kvm', '-cpu', 'host']);
+});
+
+test('the SSH forward listens on loopback only', (t) => {
+  const net = netArgs(config).join(' ');
+  t.regex(net, /hostfwd=tcp:127\.0\.0\.1:40022-:22/);
+  t.regex(net, /romfile=(,|$| )/);
+});
+
+test('the command line asks /init for the pool and reboots (exits) on panic', (t) => {
+  const c = cmdline(config);
+  t.regex(c, /mmatrix\.hugepages=64/);
+  t.regex(c, /panic=-1/);
+  t.regex(c, /console=ttyS0/);
+});
+
+test('full argument list boots the kernel with the initramfs, console to a file, no reboot', (t) => {
+  const a = qemuArgs(config);
+  t.is(a[a.indexOf('-kernel') + 1], '/k/vmlinux');
+  t.is(a[a.indexOf('-initrd') + 1], '/i/initramfs.cpio');
+  t.is(a[a.indexOf('-serial') + 1], 'file:/r/console.log');
+  t.true(a.includes('-no-reboot'));
+  t.true(a.includes('-nodefaults'));
+});
+
+test('KVM needs a vmx/svm flag', (t) => {
+  t.regex(kvmCandidate('flags\t\t: fpu vme de pse\n') ?? '', /no vmx\/svm/);
+});

@@ -1,0 +1,54 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { fromRoot } from '../../images/paths.js';
+import { parseTap } from '../../runner/tap.js';
+import { Tap } from '../../guest/tap.js';
+
+const fixture = readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8');
+
+test('a golden stream becomes typed case results', (t) => {
+  const r = parseTap(fixture);
+  t.deepEqual(r.problems, []);
+  t.deepEqual(r.cases.map((c) => [c.id, c.status]), [
+    ['madv_dontneed.anon-private', 'observed'],
+    ['madv_dontneed.hugetlbfs-private', 'observed'],
+    ['madv_dontneed.hugetlbfs-shared', 'skip'],
+  ]);
+  const hp = r.cases[1].observation!;
+  t.is(hp.errno, 'EINVAL');
+  t.is(hp.ret, null);
+  t.is(hp.content!.pattern, 1024);
+  t.is(hp.poolBalanced, true);
+  t.is(r.cases[2].reason, 'need 2 free huge pages, pool has 0');
+});
+
+test('a truncated stream is a plan mismatch', (t) => {
+  const cut = fixture.split('\n').slice(0, 30).join('\n');
+  t.true(parseTap(cut).problems.some((p) => /plan says 3 cases, stream has 1/.test(p)));
+});
+
+test('a point without a valid observation is an error, not a cell', (t) => {
+  const r = parseTap('TAP version 14\n1..1\nok 1 - x.y\n  ---\n  schema: "mmatrix.observation/999"\n  ...\n');
+  t.is(r.cases[0].status, 'error');
+});
+
+test('a not ok point carries the error the guest reported', (t) => {
+  const r = parseTap('TAP version 14\n1..1\nnot ok 1 - x.y\n  ---\n  error: "mmap: ENOMEM"\n  ...\n');
+  t.deepEqual(r.cases[0], { id: 'x.y', status: 'error', reason: 'mmap: ENOMEM' });
+});
+
+test('bail out is a stream problem', (t) => {
+  t.true(parseTap('TAP version 14\nBail out! no pool\n').problems.some((p) => /bail out: no pool/.test(p)));
+});
+
+test('the guest emitter round-trips through tap-parser', (t) => {
+  let out = '';
+  const tap = new Tap((s) => (out += s));
+  tap.plan(2);
+  tap.point(false, 'a.b', { error: 'boom: "quoted"\nnext line' });
+  tap.skip('c.d', 'no pool');
+  const r = parseTap(out);
+  t.deepEqual(r.problems, []);
+  t.is(r.cases[0].reason, 'boom: "quoted"\nnext line');
+  t.is(r.cases[1].status, 'skip');
+});
