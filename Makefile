@@ -2,7 +2,7 @@
 # the unit tests and an integration test that boots real kernels in QEMU.
 
 # Debian/Ubuntu packages the runner uses on the host.
-APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils \
+APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils squashfs-tools \
 	debian-archive-keyring apt dpkg tar python3 make g++
 # node-gyp builds against the system's node headers when it has them, else fetches them.
 NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)

@@ -45,7 +45,7 @@ export function pickKernel(suite: string, recs: Record822[]): DebKernel | null {
   const split = deps.map((d) => SPLIT_PART.exec(d)).filter((m): m is RegExpExecArray => m !== null);
   const packages = split.length
     ? split.map((m) => ({ name: m[1], version: m[2].trim() }))
-    : [{ name: best.Package, version: best.Version, size: Number(best.Size) || undefined }];
+    : [{ name: best.Package, version: best.Version, ...(best.Size ? { size: Number(best.Size) } : {}) }];
   return { suite, abi, version: best.Version, packages };
 }
 

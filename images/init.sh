@@ -17,6 +17,8 @@ while read -r m; do
   insmod "/lib/modules/$m" || say "insmod $m failed"
 done < /etc/modules.order
 say "modules loaded"
+mkdir -p /opt/node
+mount -t squashfs -o ro /dev/vda /opt/node && ln -s /opt/node/node /usr/bin/node || say "node disk mount failed"
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || say "network setup failed"
 say "network up"

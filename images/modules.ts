@@ -2,8 +2,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
-/** What the guest loads, when the kernel has it as a module: virtio networking. */
-export const GUEST_MODULES = ['virtio_pci', 'virtio_net'];
+/** What the guest loads, when the kernel has it as a module: virtio networking, and the
+ * virtio disk with the squashfs that holds node. */
+export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'squashfs'];
 
 const modName = (path: string) => basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
 

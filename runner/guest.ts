@@ -46,7 +46,8 @@ export function consoleTail(path: string, lines = 15): string {
 
 export class Guest {
   private ssh: Ssh | null = null;
-  bootSeconds = 0;
+  bootSeconds = 0; // QEMU start to an authenticated SSH session
+  bannerSeconds = 0; // QEMU start to dropbear's banner
 
   private constructor(
     readonly proc: ChildProcess,
@@ -57,6 +58,7 @@ export class Guest {
     const config: GuestConfig = {
       kernel: kernel.image,
       initramfs: image.initramfs,
+      disks: [image.nodeDisk],
       accel: o.accel,
       memoryMb: o.memoryMb,
       cpus: 1,
@@ -76,6 +78,7 @@ export class Guest {
     try {
       const alive = () => proc.exitCode === null && proc.signalCode === null;
       await Promise.race([waitForBanner(config.sshPort, t0 + o.bootTimeoutMs, alive), spawnError]);
+      g.bannerSeconds = (Date.now() - t0) / 1000;
       g.ssh = await Ssh.connect(config.sshPort, clientKey().privateKey, keyBlob(image.hostKey));
       g.bootSeconds = (Date.now() - t0) / 1000;
       return g;

@@ -5,6 +5,7 @@ export type Accel = 'kvm' | 'tcg';
 export interface GuestConfig {
   kernel: string; // vmlinux (PVH) or bzImage
   initramfs: string;
+  disks: string[]; // raw images attached read-only as virtio disks, /dev/vda first
   accel: Accel;
   memoryMb: number;
   cpus: number;
@@ -38,8 +39,14 @@ export const netArgs = (c: GuestConfig) => [
   '-device', 'virtio-net-pci,netdev=net0,romfile=',
 ];
 
+export const diskArgs = (c: GuestConfig) =>
+  c.disks.flatMap((file, i) => [
+    '-drive', `file=${file},if=none,id=disk${i},format=raw,readonly=on`,
+    '-device', `virtio-blk-pci,drive=disk${i},romfile=`,
+  ]);
+
 export const consoleArgs = (c: GuestConfig) => ['-serial', `file:${c.consoleLog}`, '-monitor', 'none'];
 
 export function qemuArgs(c: GuestConfig): string[] {
-  return [...accelArgs(c.accel), ...machineArgs(c), ...bootArgs(c), ...netArgs(c), ...consoleArgs(c)];
+  return [...accelArgs(c.accel), ...machineArgs(c), ...bootArgs(c), ...netArgs(c), ...diskArgs(c), ...consoleArgs(c)];
 }

@@ -68,7 +68,7 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
     res.bootSeconds = guest.bootSeconds;
     const facts = await guest.facts();
     Object.assign(res, { release: facts.release, hugePageKb: facts.hugePageKb, hugepagesObtained: facts.hugepagesObtained, thp: facts.thp });
-    o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s; huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB; THP ${facts.thp}`);
+    o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB; THP ${facts.thp}`);
     await guest.push(bundle);
     for (const family of o.families) {
       const t0 = Date.now();

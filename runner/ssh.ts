@@ -17,13 +17,14 @@ export async function waitForBanner(port: number, deadline: number, alive: () =>
         s.destroy();
         resolve(v);
       };
-      s.setTimeout(1000, () => done(false));
+      // Before the guest network is up, slirp holds an accepted connection open: give up soon.
+      s.setTimeout(250, () => done(false));
       s.once('data', (d) => done(d.toString('latin1').startsWith('SSH-2.0-')));
       s.once('error', () => done(false));
       s.once('close', () => done(false));
     });
     if (ok) return;
-    await sleep(100);
+    await sleep(50);
   }
   throw new InfraError('boot', 'guest did not answer SSH before the boot timeout');
 }
