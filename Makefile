@@ -10,7 +10,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ADDON := guest/addon/build/Release/mm.node
 ARGS ?=
 
-.PHONY: all deps build run test test-unit test-integration clean
+.PHONY: all deps build run test test-unit test-integration bench clean
 all: build
 
 deps: node_modules
@@ -46,3 +46,6 @@ test-integration: build
 
 clean:
 	rm -rf dist guest/addon/build
+
+bench: build
+	node dist/runner/cli.js bench $(ARGS)

@@ -10,6 +10,7 @@ import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
 import { run } from './run.js';
+import { bench, benchMarkdown } from './bench.js';
 
 export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie'];
 
@@ -103,6 +104,21 @@ export function program(): Command {
     .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0`)
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand(f);
+    });
+  p.command('bench')
+    .description('measure boot-to-/init (busybox only) against boot-to-SSH-ready, interleaved; medians and ratios')
+    .option('-k, --kernel <spec>', 'kernel to measure; repeatable', collect)
+    .option('-n, --repeat <n>', 'boots of each kind per kernel', positiveInt, 5)
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
+    .addHelpText('after', `\nExample:\n  mmatrix bench -k debian:bookworm -n 7`)
+    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string }) => {
+      const kernels = f.kernel ?? DEFAULT_KERNELS;
+      for (const k of kernels) parseKernelSpec(k);
+      const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
+      const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log);
+      log('\n' + benchMarkdown(rows, f.repeat));
+      log(`written: ${relative(process.cwd(), folder.dir)}/bench.json, bench.md`);
     });
   return p;
 }

@@ -1,0 +1,82 @@
+// `mmatrix bench`: per kernel, boot-to-/init of a busybox-only initramfs (the floor) and
+// boot-to-SSH-ready of the real image, interleaved so drift hits both alike; medians and
+// their ratio. Figures go to stdout and to bench.json / bench.md in a run folder.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { floorImage, FLOOR_MARKER } from '../images/floor.js';
+import { buildImage } from '../images/initramfs.js';
+import { prepareKernel, type Kernel } from '../images/kernel.js';
+import { accelPlan, type AccelChoice } from './accel.js';
+import { Guest } from './guest.js';
+import { track } from './procs.js';
+import { accelArgs, bootArgs, machineArgs, type Accel, type GuestConfig } from './qemu.js';
+
+export interface BenchRow {
+  kernel: string;
+  release: string;
+  accel: Accel;
+  floor: number[]; // seconds, QEMU start to the floor's /init
+  ssh: number[]; // seconds, QEMU start to an authenticated SSH session
+}
+
+export const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function bootFloor(k: Kernel, initramfs: string, accel: Accel): Promise<number> {
+  const c: GuestConfig = { kernel: k.image, initramfs, disks: [], accel, memoryMb: 1536, cpus: 1, hugepages: 0, sshPort: 0, consoleLog: '' };
+  // The same machine and command line as a real guest, without network and disks.
+  const args = [...accelArgs(accel), ...machineArgs(c), ...bootArgs(c), '-serial', 'stdio'];
+  const t0 = Date.now();
+  const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  track(p);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let at = 0;
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!at && out.includes(FLOOR_MARKER)) at = (Date.now() - t0) / 1000;
+    });
+    p.on('exit', () => (at ? resolve(at) : reject(new Error(`floor boot of ${k.release} printed no marker`))));
+  });
+}
+
+export async function bench(specs: string[], repeat: number, accelChoice: AccelChoice, dir: string, log: (s: string) => void): Promise<BenchRow[]> {
+  const accel = accelPlan(accelChoice).order[0];
+  const floor = await floorImage();
+  const rows: BenchRow[] = [];
+  for (const spec of specs) {
+    const k = await prepareKernel(spec, false, log);
+    const image = await buildImage(k);
+    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [] };
+    for (let i = 0; i < repeat; i++) {
+      row.floor.push(await bootFloor(k, floor, accel));
+      const g = await Guest.boot(k, image, { accel, memoryMb: 1536, hugepages: 64, bootTimeoutMs: 120_000, consoleLog: join(dir, `${k.id}.console.log`) });
+      row.ssh.push(g.bootSeconds);
+      await g.close();
+      log(`${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s`);
+    }
+    rows.push(row);
+  }
+  writeFileSync(join(dir, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), repeat, rows }, null, 2) + '\n');
+  writeFileSync(join(dir, 'bench.md'), benchMarkdown(rows, repeat));
+  return rows;
+}
+
+export function benchMarkdown(rows: BenchRow[], repeat: number): string {
+  const lines = [
+    `Medians of ${repeat} interleaved boots per kernel.`,
+    '',
+    '| kernel | accel | boot to /init (busybox only) | boot to SSH ready | ratio |',
+    '|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const f = median(r.floor);
+    const s = median(r.ssh);
+    lines.push(`| ${r.release} | ${r.accel} | ${f.toFixed(2)} s | ${s.toFixed(2)} s | ${(s / f).toFixed(2)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
