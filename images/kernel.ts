@@ -104,11 +104,20 @@ async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refr
   return { spec: spec.text, id, version: deb.version, ...readMeta(dir) };
 }
 
-async function prepareBzImage(spec: Extract<KernelSpec, { kind: 'bzimage' }>): Promise<Kernel> {
+/** Check what a spec names before anything starts; returns the bzImage's release. */
+export function checkKernelSpec(spec: KernelSpec): string | null {
+  if (spec.kind !== 'bzimage') return null;
   if (!existsSync(spec.path)) throw new InputError(`kernel file ${spec.path} does not exist`);
-  const fileRelease = bzImageRelease(spec.path);
-  if (!fileRelease) throw new InputError(`${spec.path} is not a bzImage (no HdrS setup header)`);
-  if (spec.modules && !existsSync(spec.modules)) throw new InputError(`modules folder ${spec.modules} does not exist`);
+  const release = bzImageRelease(spec.path);
+  if (!release) throw new InputError(`${spec.path} is not a bzImage (no HdrS setup header)`);
+  if (spec.modules && !existsSync(join(spec.modules, 'modules.order'))) {
+    throw new InputError(`${spec.modules} is not a modules folder (no modules.order)`);
+  }
+  return release;
+}
+
+async function prepareBzImage(spec: Extract<KernelSpec, { kind: 'bzimage' }>): Promise<Kernel> {
+  const fileRelease = checkKernelSpec(spec)!;
   const version = fileStamp(spec.path);
   const id = `bzimage-${hashOf([version, spec.modules ?? ''])}`;
   const dir = cachePath('kernels', id);

@@ -17,13 +17,26 @@ function writeAtomic(path: string, text: string): void {
 
 export class RunFolder {
   readonly dir: string;
+  readonly id: string;
 
+  /** A new folder under `root`; a second run in the same second gets a suffix, never the same folder. */
   constructor(
     readonly root: string,
-    readonly id: string,
+    wanted: string,
   ) {
+    mkdirSync(root, { recursive: true });
+    let id = wanted;
+    for (let n = 2; ; n++) {
+      try {
+        mkdirSync(resolve(root, id));
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        id = `${wanted}-${n}`;
+      }
+    }
+    this.id = id;
     this.dir = resolve(root, id);
-    mkdirSync(this.dir, { recursive: true });
     const latest = join(root, 'latest');
     try {
       readlinkSync(latest);
@@ -31,7 +44,7 @@ export class RunFolder {
     } catch {
       /* no link yet */
     }
-    symlinkSync(id, latest);
+    symlinkSync(this.id, latest);
   }
 
   guestDir(kernelId: string): string {

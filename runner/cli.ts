@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { relative } from 'node:path';
 import { InputError } from '../images/apt.js';
-import { parseKernelSpec } from '../images/kernel.js';
+import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
 import { RunFolder, newRunId } from '../reports/runfolder.js';
 import { RESULTS_SCHEMA, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
@@ -50,9 +50,9 @@ interface RunFlags {
 
 async function runCommand(f: RunFlags): Promise<number> {
   const kernels = f.kernel ?? DEFAULT_KERNELS;
-  for (const k of kernels) parseKernelSpec(k); // bad names fail before anything starts
-  const id = newRunId();
-  const folder = new RunFolder(f.runsDir, id);
+  for (const k of kernels) checkKernelSpec(parseKernelSpec(k)); // bad input fails before anything starts
+  const folder = new RunFolder(f.runsDir, newRunId());
+  const id = folder.id;
   const results: Results = { schema: RESULTS_SCHEMA, runId: id, started: new Date().toISOString(), finished: null, complete: false, kernels: [] };
   const stop = (sig: NodeJS.Signals, code: number) => () => {
     const killed = killAll();
@@ -114,7 +114,7 @@ export function program(): Command {
     .addHelpText('after', `\nExample:\n  mmatrix bench -k debian:bookworm -n 7`)
     .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string }) => {
       const kernels = f.kernel ?? DEFAULT_KERNELS;
-      for (const k of kernels) parseKernelSpec(k);
+      for (const k of kernels) checkKernelSpec(parseKernelSpec(k));
       const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
       const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log);
       log('\n' + benchMarkdown(rows, f.repeat));

@@ -25,6 +25,8 @@ export interface RunOptions {
   log: (line: string) => void;
 }
 
+const KVM_TRIAL_MS = 30_000;
+
 function emptyResult(spec: string, o: RunOptions): KernelResult {
   return {
     spec, id: spec, version: '', release: null, accel: null, bootSeconds: null, hugePageKb: null,
@@ -39,10 +41,12 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult
   o.log(`${kernel.release}: image ${image.built ? 'built' : 'cached'} (${image.dir})`);
   const plan = accelPlan(o.accel);
   let last: unknown;
-  for (const accel of plan.order) {
+  for (const [i, accel] of plan.order.entries()) {
     o.log(`${kernel.release}: booting under ${accel.toUpperCase()} — ${plan.why}`);
+    // A KVM guest boots in about a second; where KVM is broken (nested) it hangs: try it briefly.
+    const bootTimeoutMs = i < plan.order.length - 1 ? Math.min(o.bootTimeoutMs, KVM_TRIAL_MS) : o.bootTimeoutMs;
     try {
-      const g = await Guest.boot(kernel, image, { accel, memoryMb: o.memoryMb, hugepages: o.hugepages, bootTimeoutMs: o.bootTimeoutMs, consoleLog });
+      const g = await Guest.boot(kernel, image, { accel, memoryMb: o.memoryMb, hugepages: o.hugepages, bootTimeoutMs, consoleLog });
       res.accel = accel;
       return g;
     } catch (e) {

@@ -35,3 +35,12 @@ test('help lists run with examples', (t) => {
   t.is(r.status, 0);
   t.regex(r.stdout, /mmatrix run -k debian:bookworm/);
 });
+
+test('a bzimage that does not exist, or is not a kernel', (t) => {
+  const missing = cli('run', '-k', 'bzimage:/nonexistent/bzImage');
+  t.is(missing.status, 2);
+  t.is(missing.stderr.trim(), 'mmatrix: kernel file /nonexistent/bzImage does not exist');
+  const notKernel = cli('run', '-k', `bzimage:${fromRoot('package.json')}`);
+  t.is(notKernel.status, 2);
+  t.regex(notKernel.stderr, /is not a bzImage \(no HdrS setup header\)/);
+});
