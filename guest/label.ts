@@ -14,6 +14,7 @@ export interface LabelFacts {
   errno: string | null;
   content: Content | null;
   freed: boolean | null;
+  outside?: string | null; // a sub-range's surroundings; named only when not kept
 }
 
 export function label(f: LabelFacts): string {
@@ -21,6 +22,7 @@ export function label(f: LabelFacts): string {
   const words = ['ok'];
   if (f.content) words.push(contentWord(f.content));
   if (f.freed) words.push('freed');
+  if (f.outside && f.outside !== 'kept') words.push(`outside:${f.outside}`);
   return words.join(' ');
 }
 

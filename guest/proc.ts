@@ -50,3 +50,12 @@ export function delta(before: Counters, after: Counters): Backing {
 export function hugePageSize(): number {
   return (fields('/proc/meminfo').get('Hugepagesize') ?? 0) * 1024;
 }
+
+/** The bracketed mode of transparent_hugepage/enabled, or 'none' without THP. */
+export function thpMode(): string {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'none';
+  } catch {
+    return 'none';
+  }
+}

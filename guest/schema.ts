@@ -31,11 +31,13 @@ export interface Observation {
   op: string;
   memtype: string;
   len: number; // bytes in the range the operation was applied to
+  offset?: number; // of that range from the mapping's start (0 when absent)
   ret: number | null; // the call's return value, null when it failed
   errno: string | null; // its errno name (EINVAL), null on success
   presentBefore: number | null; // pagemap present 4 KiB units, before the operation
   presentAfter: number | null; // and right after it, before any access
-  content: Content | null; // what a read returns afterwards
+  content: Content | null; // what a read of the range returns afterwards
+  outside?: string | null; // for a sub-range: what the rest of the mapping reads as (kept, zeroed, …)
   backing: Backing | null;
   freed: boolean | null; // backing memory was released (by the counters of this memory type)
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown

@@ -1,7 +1,7 @@
 // Guest entry point: `node suites/main.js <family>` runs one family's cases and prints TAP.
 import { release } from 'node:os';
 import { runCases, type Case } from '../guest/harness.js';
-import { counters, hugePageSize } from '../guest/proc.js';
+import { counters, hugePageSize, thpMode } from '../guest/proc.js';
 import { Tap } from '../guest/tap.js';
 import { isFamily, type Family } from './families.js';
 import type { GuestEnv } from './memtypes.js';
@@ -20,6 +20,8 @@ function main(argv: string[]): number {
     hugePage: hugePageSize(),
     hugeFree: counters().hugeFree,
     hugetlbfs: process.env.MMATRIX_HUGETLBFS ?? '/mnt/huge',
+    tmpfs: process.env.MMATRIX_TMPFS ?? '/dev/shm',
+    thp: thpMode(),
   };
   const cases = BUILDERS[family](env);
   tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${env.hugeFree}`);

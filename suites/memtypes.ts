@@ -1,5 +1,5 @@
-// The memory types, as data: how to make a mapping of each, what it needs, how to
-// tear it down. Cases are operations × these types.
+// The memory types, as data: how to make a mapping of each, what it needs, how to tear
+// it down. Cases are operations × these types.
 import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { K, mm } from '../guest/native.js';
 
@@ -7,6 +7,8 @@ export interface GuestEnv {
   hugePage: number; // bytes, 0 without hugetlb
   hugeFree: number; // free pages in the default pool
   hugetlbfs: string; // mount point of a hugetlbfs
+  tmpfs: string; // mount point of a tmpfs
+  thp: string; // transparent_hugepage/enabled mode, 'none' without THP
 }
 
 export interface Region {
@@ -16,13 +18,23 @@ export interface Region {
   close(): void; // unmap and release everything the region made
 }
 
-type Backing = 'anon' | 'memfd' | 'hugetlbfs';
+interface Backing {
+  name: string;
+  hugetlb: boolean;
+  thp?: boolean; // anonymous memory advised MADV_HUGEPAGE
+  mapFlags?: number; // extra mmap flags
+  sharedOnly?: boolean;
+  privateOnly?: boolean;
+  /** A file of `len` bytes, or fd -1 for anonymous memory. */
+  open(len: number, env: GuestEnv): { fd: number; path?: string };
+}
 
 export interface MemType {
   id: string; // <backing>-<private|shared>
-  backing: Backing;
+  backing: string;
   shared: boolean;
   hugetlb: boolean;
+  file: boolean; // has a backing fd (fallocate applies)
   /** Why this type cannot run here, or null. */
   unavailable(env: GuestEnv, len: number): string | null;
   create(len: number, env: GuestEnv): Region;
@@ -30,24 +42,35 @@ export interface MemType {
 
 let serial = 0;
 
-/** A file descriptor of `len` bytes for the backing, or -1 for anonymous memory. */
-function openBacking(backing: Backing, len: number, env: GuestEnv): { fd: number; path?: string } {
-  if (backing === 'anon') return { fd: -1 };
-  if (backing === 'memfd') {
-    const r = mm.memfdCreate(`mmatrix-${serial++}`, K.MFD_CLOEXEC);
-    if (r.errno !== undefined) throw new Error(`memfd_create: ${r.errno}`);
-    must(mm.ftruncate(r.ret, len), 'ftruncate');
-    return { fd: r.ret };
-  }
-  const path = `${env.hugetlbfs}/mmatrix-${process.pid}-${serial++}`;
+function must<T extends { errno?: string }>(r: T, what: string): T {
+  if (r.errno !== undefined) throw new Error(`${what}: ${r.errno}`);
+  return r;
+}
+
+function memfd(len: number, flags: number): { fd: number } {
+  const fd = must(mm.memfdCreate(`mmatrix-${serial++}`, K.MFD_CLOEXEC | flags), 'memfd_create').ret!;
+  must(mm.ftruncate(fd, len), 'ftruncate');
+  return { fd };
+}
+
+function fileIn(dir: string, len: number): { fd: number; path: string } {
+  const path = `${dir}/mmatrix-${process.pid}-${serial++}`;
   const fd = openSync(path, 'w+');
   must(mm.ftruncate(fd, len), 'ftruncate');
   return { fd, path };
 }
 
-function must(r: { errno?: string }, what: string): void {
-  if (r.errno) throw new Error(`${what}: ${r.errno}`);
-}
+const anon = () => ({ fd: -1 });
+
+const BACKINGS: Backing[] = [
+  { name: 'anon', hugetlb: false, open: anon },
+  { name: 'anon-thp', hugetlb: false, thp: true, privateOnly: true, open: anon },
+  { name: 'memfd', hugetlb: false, open: (len) => memfd(len, 0) },
+  { name: 'tmpfs', hugetlb: false, open: (len, env) => fileIn(env.tmpfs, len) },
+  { name: 'hugetlbfs', hugetlb: true, open: (len, env) => fileIn(env.hugetlbfs, len) },
+  { name: 'memfd-hugetlb', hugetlb: true, open: (len) => memfd(len, K.MFD_HUGETLB) },
+  { name: 'map-hugetlb', hugetlb: true, mapFlags: K.MAP_HUGETLB, open: anon },
+];
 
 function hugetlbNeed(env: GuestEnv, len: number): string | null {
   if (!env.hugePage) return 'kernel has no hugetlb support';
@@ -55,24 +78,44 @@ function hugetlbNeed(env: GuestEnv, len: number): string | null {
   return env.hugeFree < need ? `need ${need} free huge pages, pool has ${env.hugeFree}` : null;
 }
 
-function memtype(backing: Backing, shared: boolean): MemType {
-  const hugetlb = backing === 'hugetlbfs';
+const THP_ALIGN = 2 << 20;
+
+/** mmap, over-allocating for THP so the range starts on a huge-page boundary. */
+function mapRegion(b: Backing, len: number, flags: number, fd: number): bigint {
+  const prot = K.PROT_READ | K.PROT_WRITE;
+  if (!b.thp) return must(mm.mmap(0, len, prot, flags, fd, 0), 'mmap').addr!;
+  const raw = must(mm.mmap(0, len + THP_ALIGN, prot, flags, fd, 0), 'mmap').addr!;
+  const start = (raw + BigInt(THP_ALIGN - 1)) & ~BigInt(THP_ALIGN - 1);
+  if (start > raw) mm.munmap(raw, Number(start - raw));
+  const tail = Number(raw + BigInt(len + THP_ALIGN) - (start + BigInt(len)));
+  if (tail > 0) mm.munmap(start + BigInt(len), tail);
+  must(mm.madvise(start, len, K.MADV_HUGEPAGE), 'madvise(MADV_HUGEPAGE)');
+  return start;
+}
+
+function memtype(b: Backing, shared: boolean): MemType {
   return {
-    id: `${backing}-${shared ? 'shared' : 'private'}`,
-    backing,
+    id: `${b.name}-${shared ? 'shared' : 'private'}`,
+    backing: b.name,
     shared,
-    hugetlb,
-    unavailable: (env, len) => (hugetlb ? hugetlbNeed(env, len) : null),
+    hugetlb: b.hugetlb,
+    file: b.open !== anon,
+    unavailable(env, len) {
+      if (b.hugetlb) return hugetlbNeed(env, len);
+      if (b.thp && !['always', 'madvise'].includes(env.thp)) return `THP is '${env.thp}'`;
+      return null;
+    },
     create(len, env) {
-      const { fd, path } = openBacking(backing, len, env);
-      const flags = (shared ? K.MAP_SHARED : K.MAP_PRIVATE) | (fd < 0 ? K.MAP_ANONYMOUS : 0);
-      const m = mm.mmap(0, len, K.PROT_READ | K.PROT_WRITE, flags, fd, 0);
-      if (m.errno !== undefined) {
+      const { fd, path } = b.open(len, env) as { fd: number; path?: string };
+      const flags = (shared ? K.MAP_SHARED : K.MAP_PRIVATE) | (fd < 0 ? K.MAP_ANONYMOUS : 0) | (b.mapFlags ?? 0);
+      let addr: bigint;
+      try {
+        addr = mapRegion(b, len, flags, fd);
+      } catch (e) {
         if (fd >= 0) closeSync(fd);
         if (path) unlinkSync(path);
-        throw new Error(`mmap: ${m.errno}`);
+        throw e;
       }
-      const addr = m.addr;
       return {
         addr,
         len,
@@ -87,6 +130,7 @@ function memtype(backing: Backing, shared: boolean): MemType {
   };
 }
 
-const BACKINGS: Backing[] = ['anon', 'memfd', 'hugetlbfs'];
-
-export const MEMTYPES: MemType[] = BACKINGS.flatMap((b) => [memtype(b, false), memtype(b, true)]);
+export const MEMTYPES: MemType[] = BACKINGS.flatMap((b) => [
+  ...(b.sharedOnly ? [] : [memtype(b, false)]),
+  ...(b.privateOnly ? [] : [memtype(b, true)]),
+]);

@@ -1,50 +1,90 @@
-// The zap family: operations that discard a range's contents. Each case fills the
-// range with a pattern, applies the operation and records what the kernel did.
+// The zap family: operations that discard a range's contents, each over the whole range
+// and over its middle half (for hugetlb: a start and end that are not huge-page aligned).
+// Each case fills the region with a pattern, applies the operation to the target range
+// and records what the kernel did there and around it.
 import type { Case } from '../guest/harness.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
-import { label, releasedBytes } from '../guest/label.js';
+import { contentWord, label, releasedBytes } from '../guest/label.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
 
-export interface ZapOp {
-  id: string;
-  apply(r: Region): Sys;
+export interface Target {
+  addr: bigint;
+  offset: number; // from the region start
+  len: number;
 }
 
+export interface ZapOp {
+  id: string;
+  applies(mt: MemType): boolean;
+  apply(r: Region, t: Target): Sys;
+}
+
+const advice = (id: string, name: string): ZapOp => ({
+  id,
+  applies: () => true,
+  apply: (_r, t) => mm.madvise(t.addr, t.len, K[name]),
+});
+
 export const ZAP_OPS: ZapOp[] = [
-  { id: 'madv_dontneed', apply: (r) => mm.madvise(r.addr, r.len, K.MADV_DONTNEED) },
+  advice('madv_dontneed', 'MADV_DONTNEED'),
+  advice('madv_dontneed_locked', 'MADV_DONTNEED_LOCKED'),
+  advice('madv_free', 'MADV_FREE'),
+  advice('madv_remove', 'MADV_REMOVE'),
+  {
+    id: 'punch_hole',
+    applies: (mt) => mt.file, // through the backing fd
+    apply: (r, t) => mm.fallocate(r.fd, K.FALLOC_FL_PUNCH_HOLE | K.FALLOC_FL_KEEP_SIZE, t.offset, t.len),
+  },
+];
+
+export interface RangeVariant {
+  id: string; // '' for the whole range
+  target(len: number): { offset: number; len: number };
+}
+
+export const RANGES: RangeVariant[] = [
+  { id: '', target: (len) => ({ offset: 0, len }) },
+  { id: 'mid', target: (len) => ({ offset: len / 4, len: len / 2 }) },
 ];
 
 const SEED = 0x5a;
 
-function observe(op: ZapOp, mt: MemType, env: GuestEnv, len: number): Observation {
+export const caseId = (op: string, range: string, mt: string) => `${op}${range ? `@${range}` : ''}.${mt}`;
+
+function observe(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const base = counters();
   const region = mt.create(len, env);
+  const { offset, len: tlen } = range.target(len);
+  const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
   let obs: Omit<Observation, 'poolBalanced' | 'label'>;
   try {
     const filled = mm.fill(region.addr, len, SEED);
     if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
     const before = counters();
-    const presentBefore = mm.pagemap(region.addr, len).present;
-    const r = op.apply(region);
+    const presentBefore = mm.pagemap(target.addr, tlen).present;
+    const r = op.apply(region, target);
     const after = counters();
-    const presentAfter = mm.pagemap(region.addr, len).present;
-    const content = mm.scan(region.addr, len, SEED);
+    const presentAfter = mm.pagemap(target.addr, tlen).present;
+    const whole = mm.scan(region.addr, len, SEED);
+    const content = offset === 0 && tlen === len ? whole : scanTarget(region, target);
     const backing = delta(before, after);
     obs = {
       schema: OBSERVATION_SCHEMA,
-      case: `${op.id}.${mt.id}`,
+      case: caseId(op.id, range.id, mt.id),
       op: op.id,
       memtype: mt.id,
-      len,
+      len: tlen,
+      offset,
       ret: r.errno !== undefined ? null : r.ret,
       errno: r.errno ?? null,
       presentBefore,
       presentAfter,
       content,
+      outside: content === whole ? null : contentWord(subtract(whole, content)),
       backing,
-      freed: releasedBytes(backing, env.hugePage) >= len / 2,
+      freed: releasedBytes(backing, env.hugePage) >= tlen / 2,
     };
   } finally {
     region.close();
@@ -54,13 +94,26 @@ function observe(op: ZapOp, mt: MemType, env: GuestEnv, len: number): Observatio
   return { ...obs, poolBalanced, label: label(obs) };
 }
 
+function scanTarget(region: Region, t: Target) {
+  // Scanned with the region's offsets, so the pattern matches where it was written.
+  const c = mm.scan(region.addr, t.offset + t.len, SEED);
+  const head = t.offset ? mm.scan(region.addr, t.offset, SEED) : { pattern: 0, zero: 0, other: 0, faulted: 0 };
+  return { ...subtract(c, head), ...(c.signal ? { signal: c.signal, si_code: c.si_code, offset: c.offset } : {}) };
+}
+
+function subtract<T extends { pattern: number; zero: number; other: number; faulted: number }>(a: T, b: T) {
+  return { pattern: a.pattern - b.pattern, zero: a.zero - b.zero, other: a.other - b.other, faulted: a.faulted - b.faulted };
+}
+
 export function zapCases(env: GuestEnv): Case[] {
   const len = 2 * Math.max(env.hugePage, 2 << 20);
   return ZAP_OPS.flatMap((op) =>
-    MEMTYPES.map((mt) => ({
-      id: `${op.id}.${mt.id}`,
-      skip: mt.unavailable(env, len),
-      run: () => observe(op, mt, env, len),
-    })),
+    RANGES.flatMap((range) =>
+      MEMTYPES.filter((mt) => op.applies(mt)).map((mt) => ({
+        id: caseId(op.id, range.id, mt.id),
+        skip: mt.unavailable(env, len),
+        run: () => observe(op, range, mt, env, len),
+      })),
+    ),
   );
 }

@@ -39,8 +39,14 @@ static void disarm(const struct saved *s) {
 }
 
 uint8_t guard_pattern(uint64_t off, uint32_t seed) {
-  /* Never zero, and different per 4 KiB unit, so zeros and stale data are told apart. */
-  return (uint8_t)(((off >> 12) * 31u + off * 7u + seed) % 251u + 1u);
+  /* One byte value per 4 KiB unit, never zero and different from its neighbours, so zeros
+   * and data from another unit are told apart. Constant within a unit so that fill and scan
+   * move 64-bit words: under TCG every guest instruction counts. */
+  return (uint8_t)(((off / UNIT) * 31u + seed) % 251u + 1u);
+}
+
+static uint64_t unit_word(size_t unit, uint32_t seed) {
+  return 0x0101010101010101ull * guard_pattern((uint64_t)unit * UNIT, seed);
 }
 
 static void record(struct guard_fault *f, const void *base) {
@@ -55,19 +61,24 @@ void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f)
   memset(f, 0, sizeof *f);
   arm(&s);
   if (sigsetjmp(jump, 1) == 0) {
-    for (size_t i = 0; i < len; i++) ((volatile uint8_t *)base)[i] = guard_pattern(i, seed);
+    for (size_t unit = 0; unit * UNIT < len; unit++) {
+      volatile uint64_t *w = (volatile uint64_t *)(base + unit * UNIT);
+      uint64_t v = unit_word(unit, seed);
+      size_t n = (len - unit * UNIT < UNIT ? len - unit * UNIT : UNIT) / 8;
+      for (size_t i = 0; i < n; i++) w[i] = v;
+    }
   } else {
     record(f, base);
   }
   disarm(&s);
 }
 
-static int classify(const volatile uint8_t *p, uint64_t off, uint32_t seed) {
+static int classify(const volatile uint64_t *w, uint64_t want) {
   int pattern = 1, zero = 1;
-  for (size_t i = 0; i < UNIT; i++) {
-    uint8_t b = p[i];
-    if (b != 0) zero = 0;
-    if (b != guard_pattern(off + i, seed)) pattern = 0;
+  for (size_t i = 0; i < UNIT / 8; i++) {
+    uint64_t v = w[i];
+    if (v != 0) zero = 0;
+    if (v != want) pattern = 0;
   }
   return pattern ? 1 : zero ? 0 : 2;
 }
@@ -86,7 +97,7 @@ void guard_scan(const uint8_t *base, size_t len, uint32_t seed,
       unit++;
       continue;
     }
-    int k = classify((const volatile uint8_t *)base + unit * UNIT, unit * UNIT, seed);
+    int k = classify((const volatile uint64_t *)(base + unit * UNIT), unit_word(unit, seed));
     if (k == 1) c->pattern++; else if (k == 0) c->zero++; else c->other++;
     unit++;
   }

@@ -14,7 +14,7 @@ struct scan_counts {
 };
 
 uint8_t guard_pattern(uint64_t off, uint32_t seed);
-/* Write the pattern over [base, base+len); stops at the first fault. */
+/* Write the pattern over [base, base+len) (len a multiple of 8); stops at the first fault. */
 void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f);
 /* Read every 4 KiB unit and classify it; a faulting unit is counted and skipped. */
 void guard_scan(const uint8_t *base, size_t len, uint32_t seed,

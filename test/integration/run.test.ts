@@ -42,32 +42,45 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   const [k510, k61] = res.kernels;
   t.regex(k510.release ?? '', /^5\.10\./);
   t.regex(k61.release ?? '', /^6\.1\./);
+  type K = (typeof res.kernels)[number];
+  const obs = (k: K, id: string) => {
+    const c = k.cases.find((x) => x.id === id);
+    if (!c?.observation) throw new Error(`${k.release}: no observation for ${id}`);
+    return c.observation;
+  };
+  const units = (o: { len: number }) => o.len / 4096;
   for (const k of res.kernels) {
     t.is(k.error, null);
     t.is(k.hugepagesObtained, 64, 'the pool /init asked for was obtained');
     t.true((k.bootSeconds ?? 0) > 0);
-    t.is(k.cases.length, 6);
+    t.true(k.cases.length >= 100, `${k.cases.length} cases`);
     t.true(k.cases.every((c) => c.status === 'observed'), JSON.stringify(k.cases.filter((c) => c.status !== 'observed')));
-    const anon = k.cases.find((c) => c.id === 'madv_dontneed.anon-private')!.observation!;
+    t.true(k.cases.every((c) => c.observation!.poolBalanced !== false), 'every hugetlb case returns the pool to its baseline');
+    const anon = obs(k, 'madv_dontneed.anon-private');
     t.is(anon.ret, 0);
     t.is(anon.presentAfter, 0, 'pages unmapped right after the call');
-    t.is(anon.content!.zero, anon.len / 4096, 'private anon reads back zeros');
+    t.is(anon.content!.zero, units(anon), 'private anon reads back zeros');
     t.true(anon.freed);
-    const shared = k.cases.find((c) => c.id === 'madv_dontneed.memfd-shared')!.observation!;
-    t.is(shared.content!.pattern, shared.len / 4096, 'shared memfd keeps its data');
+    const shared = obs(k, 'madv_dontneed.memfd-shared');
+    t.is(shared.content!.pattern, units(shared), 'shared memfd keeps its data');
     t.false(shared.freed);
+    // The zap table of seed 002: punch hole zaps private COW pages on hugetlbfs but not on shmem,
+    // and MADV_REMOVE needs a shared writable mapping (EACCES on a private file mapping).
+    t.is(obs(k, 'punch_hole.hugetlbfs-private').content!.zero, units(anon));
+    t.is(obs(k, 'punch_hole.memfd-private').content!.pattern, units(anon));
+    t.is(obs(k, 'madv_remove.memfd-private').errno, 'EACCES');
+    t.is(obs(k, 'madv_remove.memfd-shared').content!.zero, units(anon));
     const dir = join(runs, 'latest', k.id);
     t.true(existsSync(join(dir, 'console.log')));
     t.regex(readFileSync(join(dir, 'zap.tap'), 'utf8'), /^TAP version 14$/m);
   }
-  const hp = (k: (typeof res.kernels)[number]) => k.cases.find((c) => c.id === 'madv_dontneed.hugetlbfs-private')!.observation!;
+  const hp = (k: K) => obs(k, 'madv_dontneed.hugetlbfs-private');
   // hugetlb MADV_DONTNEED arrived in 5.18 (commit 90e7e7f5ef3f "mm: enable MADV_DONTNEED for hugetlb mappings").
   t.is(hp(k510).errno, 'EINVAL');
-  t.is(hp(k510).content!.pattern, hp(k510).len / 4096, '5.10 leaves the data in place');
+  t.is(hp(k510).content!.pattern, units(hp(k510)), '5.10 leaves the data in place');
   t.is(hp(k61).ret, 0);
-  t.is(hp(k61).content!.zero, hp(k61).len / 4096, '6.1 zaps: private hugetlb reads back zeros');
+  t.is(hp(k61).content!.zero, units(hp(k61)), '6.1 zaps: private hugetlb reads back zeros');
   t.is(hp(k61).backing!.hugeFree, 2, 'and the two huge pages go back to the pool');
-  t.true(res.kernels.every((k) => k.cases.every((c) => c.observation!.poolBalanced !== false)));
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL \| ok zeroed freed \|/);
   t.deepEqual(qemuWith(runs), []);
@@ -98,5 +111,6 @@ test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', asyn
   t.deepEqual(qemuWith(runs), [], 'no QEMU outlives the runner');
   const res = readResults(runs);
   t.false(res.complete);
-  t.is(res.kernels[0].cases.filter((c) => c.status === 'observed').length, 6, 'the finished kernel is kept');
+  const first = res.kernels[0].cases;
+  t.true(first.length >= 100 && first.every((c) => c.status === 'observed'), 'the finished kernel is kept');
 });
