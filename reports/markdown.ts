@@ -1,5 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { cellText, kernelTitle, type Results } from './results.js';
+import { cellText, kernelTitle, verdictCounts, type Results } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -21,12 +21,18 @@ export function renderMarkdown(r: Results): string {
     const cells = kernels.map((k) => esc(cellText(k.cases.find((c) => c.id === id))));
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
-  lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP |', '|---|---|---|---|---|---|');
+  lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation.');
+  lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation |', '|---|---|---|---|---|---|---|');
   for (const k of kernels) {
     const boot = k.bootSeconds === null ? '—' : `${k.bootSeconds.toFixed(2)} s`;
     const pool = `${k.hugepagesObtained ?? '—'}/${k.hugepagesRequested} × ${k.hugePageKb ?? '?'} kB`;
-    lines.push(`| ${esc(kernelTitle(k))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} |`);
+    const v = verdictCounts(k);
+    lines.push(`| ${esc(kernelTitle(k))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} |`);
   }
+  const deviations = kernels.flatMap((k) =>
+    k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`- ${kernelTitle(k)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`] : [])),
+  );
+  if (deviations.length) lines.push('', '## Deviations', '', ...deviations);
   const errors = kernels.filter((k) => k.error);
   if (errors.length) {
     lines.push('', '## Errors', '');

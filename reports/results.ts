@@ -1,5 +1,6 @@
 // The results of a run: what results.json holds. Versioned; the host's only model.
 import type { Observation } from '../guest/schema.js';
+import type { Verdict } from './expectations.js';
 
 export const RESULTS_SCHEMA = 'mmatrix.results/1' as const;
 
@@ -10,6 +11,7 @@ export interface CaseResult {
   status: CaseStatus;
   observation?: Observation;
   reason?: string; // why skipped, or what went wrong
+  verdict?: Verdict; // the expectation table's judgement of an observed case
 }
 
 export interface KernelResult {
@@ -36,12 +38,22 @@ export interface Results {
   kernels: KernelResult[];
 }
 
-/** A cell's text for the matrix. */
+/** A cell's text for the matrix: the label, ✓ when it conforms, ✗ and what was expected when not. */
 export function cellText(c: CaseResult | undefined): string {
   if (!c) return '—';
   if (c.status === 'skip') return 'SKIP';
   if (c.status === 'error') return 'ERROR';
-  return c.observation?.label ?? 'ERROR';
+  const label = c.observation?.label ?? 'ERROR';
+  const v = c.verdict;
+  if (v?.status === 'conformant') return `${label} ✓`;
+  if (v?.status === 'deviation') return `${label} ✗ (expected ${v.expected})`;
+  return label;
+}
+
+export function verdictCounts(k: KernelResult): Record<'conformant' | 'deviation' | 'none', number> {
+  const n = { conformant: 0, deviation: 0, none: 0 };
+  for (const c of k.cases) if (c.status === 'observed') n[c.verdict?.status ?? 'none']++;
+  return n;
 }
 
 export function kernelTitle(k: KernelResult): string {

@@ -4,8 +4,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { relative } from 'node:path';
 import { InputError } from '../images/apt.js';
 import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
+import { Expectations } from '../reports/expectations.js';
 import { RunFolder, newRunId } from '../reports/runfolder.js';
-import { RESULTS_SCHEMA, type Results } from '../reports/results.js';
+import { RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
@@ -46,11 +47,13 @@ interface RunFlags {
   suiteTimeout: number;
   runsDir: string;
   refresh: boolean;
+  expectations?: string;
 }
 
 async function runCommand(f: RunFlags): Promise<number> {
   const kernels = f.kernel ?? DEFAULT_KERNELS;
   for (const k of kernels) checkKernelSpec(parseKernelSpec(k)); // bad input fails before anything starts
+  const expectations = Expectations.load(f.expectations);
   const folder = new RunFolder(f.runsDir, newRunId());
   const id = folder.id;
   const results: Results = { schema: RESULTS_SCHEMA, runId: id, started: new Date().toISOString(), finished: null, complete: false, kernels: [] };
@@ -74,6 +77,7 @@ async function runCommand(f: RunFlags): Promise<number> {
       bootTimeoutMs: f.bootTimeout * 1000,
       suiteTimeoutMs: f.suiteTimeout * 1000,
       refresh: f.refresh,
+      expectations,
       log,
     },
     folder,
@@ -82,7 +86,10 @@ async function runCommand(f: RunFlags): Promise<number> {
   const rel = relative(process.cwd(), folder.dir);
   log(`report: ${rel}/matrix.md`);
   log(`results: ${rel}/results.json`);
-  return results.complete ? EXIT.ok : EXIT.incomplete;
+  if (!results.complete) return EXIT.incomplete;
+  const deviations = results.kernels.reduce((n, k) => n + verdictCounts(k).deviation, 0);
+  if (deviations) log(`${deviations} deviation(s) from the expectation table`);
+  return deviations ? EXIT.deviation : EXIT.ok;
 }
 
 export function program(): Command {
@@ -101,6 +108,7 @@ export function program(): Command {
     .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 600)
     .option('--runs-dir <dir>', 'where run folders go', 'runs')
     .option('--refresh', 'fetch fresh package lists for Debian suites', false)
+    .option('--expectations <file>', 'expectation table to judge against (default: suites/expectations.json)')
     .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0`)
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand(f);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { buildImage } from '../images/initramfs.js';
 import { prepareKernel, type Kernel } from '../images/kernel.js';
 import type { RunFolder } from '../reports/runfolder.js';
+import type { Expectations } from '../reports/expectations.js';
 import type { KernelResult, Results } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
 import { accelPlan, type AccelChoice } from './accel.js';
@@ -22,6 +23,7 @@ export interface RunOptions {
   bootTimeoutMs: number;
   suiteTimeoutMs: number;
   refresh: boolean;
+  expectations: Expectations;
   log: (line: string) => void;
 }
 
@@ -80,10 +82,12 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
       writeFileSync(join(dir, `${family}.tap`), r.stdout);
       if (r.stderr) writeFileSync(join(dir, `${family}.stderr`), r.stderr);
       const parsed = parseTap(r.stdout);
+      for (const c of parsed.cases) if (c.observation) c.verdict = o.expectations.judge(c.id, facts.release, c.observation.label);
       res.cases.push(...parsed.cases);
       if (parsed.problems.length) throw new InfraError('collect', `${family}: malformed TAP: ${parsed.problems.join('; ')}`, r.stderr.trim());
       const n = (s: string) => parsed.cases.filter((c) => c.status === s).length;
-      o.log(`${facts.release}: ${family}: ${parsed.cases.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+      const dev = parsed.cases.filter((c) => c.verdict?.status === 'deviation').length;
+      o.log(`${facts.release}: ${family}: ${parsed.cases.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors; ${dev} deviations) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
       folder.save(results);
     }
   } catch (e) {

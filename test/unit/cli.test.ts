@@ -44,3 +44,9 @@ test('a bzimage that does not exist, or is not a kernel', (t) => {
   t.is(notKernel.status, 2);
   t.regex(notKernel.stderr, /is not a bzImage \(no HdrS setup header\)/);
 });
+
+test('an invalid expectation table stops the run before it starts', (t) => {
+  const r = cli('run', '--expectations', fromRoot('package.json'), '-k', 'debian:bookworm');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /^mmatrix: invalid expectation table .*package\.json: schema must be/);
+});

@@ -29,3 +29,14 @@ test('a kernel that failed is listed with its phase', (t) => {
   t.true(md.includes('(incomplete)'));
   t.true(md.includes('- debian:bookworm: boot: no SSH'));
 });
+
+test('verdicts mark cells and list deviations with their source', (t) => {
+  const k = kernel('6.1.0-50-amd64');
+  k.cases[0].verdict = { status: 'conformant', expected: 'ok zeroed freed', source: 'man' };
+  k.cases[1].verdict = { status: 'deviation', expected: 'ok zeroed freed', source: 'commit 90e7e7f5ef3f' };
+  const md = renderMarkdown(results([k]));
+  t.true(md.includes('| madv_dontneed.anon-private | ok zeroed freed ✓ |'));
+  t.true(md.includes('| madv_dontneed.hugetlbfs-private | EINVAL ✗ (expected ok zeroed freed) |'));
+  t.true(md.includes('| 1 / 1 / 0 |'));
+  t.regex(md, /## Deviations\n\n- 6\.1\.0-50-amd64 madv_dontneed\.hugetlbfs-private: observed `EINVAL`, expected `ok zeroed freed` \(commit 90e7e7f5ef3f\)/);
+});
