@@ -3,7 +3,7 @@
 // SIGINT leaves no QEMU behind and keeps what finished.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromRoot } from '../../images/paths.js';
@@ -82,16 +82,26 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(hp(k61).content!.zero, units(hp(k61)), '6.1 zaps: private hugetlb reads back zeros');
   t.is(hp(k61).backing!.hugeFree, 2, 'and the two huge pages go back to the pool');
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
-  t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL \| ok zeroed freed \|/);
+  t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);
   t.deepEqual(qemuWith(runs), []);
 });
 
-test.serial('a repeat run downloads and rebuilds nothing', (t) => {
+test.serial('a repeat run downloads and rebuilds nothing; a deviation exits 1 naming the case', (t) => {
   const runs = mkdtempSync(join(tmpdir(), 'mmatrix-it-'));
-  const r = runCli(['-k', 'debian:bookworm', '--runs-dir', runs]);
-  t.is(r.status, 0, r.stderr);
+  // The shipped table with one expectation flipped: exactly that cell must deviate.
+  const table = JSON.parse(readFileSync(fromRoot('suites/expectations.json'), 'utf8'));
+  table.expectations.unshift({ cases: ['madv_free.anon-private'], versions: [{ label: 'ok zeroed freed' }], source: 'a test' });
+  const file = join(runs, 'expectations.json');
+  writeFileSync(file, JSON.stringify(table));
+  const r = runCli(['-k', 'debian:bookworm', '--runs-dir', runs, '--expectations', file]);
+  t.is(r.status, 1, r.stderr);
   t.notRegex(r.stdout, /downloading|unpacking|fetched the package index|image built/);
   t.regex(r.stdout, /image cached/);
+  t.regex(r.stdout, /1 deviation\(s\) from the expectation table/);
+  const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
+  const deviations = md.split('## Deviations')[1]?.trim().split('\n') ?? [];
+  t.deepEqual(deviations.length, 1);
+  t.regex(deviations[0], /madv_free\.anon-private: observed `ok kept`, expected `ok zeroed freed` \(a test\)/);
 });
 
 test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', async (t) => {
