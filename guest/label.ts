@@ -15,13 +15,23 @@ export interface LabelFacts {
   content: Content | null;
   freed: boolean | null;
   outside?: string | null; // a sub-range's surroundings; named only when not kept
+  presence?: string; // populate: present / partial / absent
+  allocated?: boolean | null;
+  cow?: boolean | null;
+}
+
+export function presenceWord(present: number, units: number): string {
+  return present === units ? 'present' : present === 0 ? 'absent' : 'partial';
 }
 
 export function label(f: LabelFacts): string {
   if (f.errno) return f.errno;
   const words = ['ok'];
   if (f.content) words.push(contentWord(f.content));
+  if (f.presence) words.push(f.presence);
   if (f.freed) words.push('freed');
+  if (f.allocated) words.push('allocated');
+  if (f.cow) words.push('cow');
   if (f.outside && f.outside !== 'kept') words.push(`outside:${f.outside}`);
   return words.join(' ');
 }
@@ -29,4 +39,9 @@ export function label(f: LabelFacts): string {
 /** Bytes of backing memory released, by the counters that back each kind of memory. */
 export function releasedBytes(b: { hugeFree: number; shmemKb: number; rssAnonKb: number }, hugePage: number): number {
   return Math.max(0, b.hugeFree) * hugePage + Math.max(0, -b.shmemKb) * 1024 + Math.max(0, -b.rssAnonKb) * 1024;
+}
+
+/** Bytes of backing memory allocated: huge pages taken, shmem grown, anonymous pages made. */
+export function allocatedBytes(b: { hugeFree: number; shmemKb: number; rssAnonKb: number }, hugePage: number): number {
+  return Math.max(0, -b.hugeFree) * hugePage + Math.max(0, b.shmemKb) * 1024 + Math.max(0, b.rssAnonKb) * 1024;
 }

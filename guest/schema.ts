@@ -40,6 +40,8 @@ export interface Observation {
   outside?: string | null; // for a sub-range: what the rest of the mapping reads as (kept, zeroed, …)
   backing: Backing | null;
   freed: boolean | null; // backing memory was released (by the counters of this memory type)
+  allocated?: boolean | null; // backing memory was allocated (populate)
+  cow?: boolean | null; // a private mapping got private (anonymous) copies; null where RSS cannot tell (hugetlb)
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   label: string; // short cell text, derived from the above
 }

@@ -5,9 +5,10 @@ import { counters, hugePageSize, thpMode } from '../guest/proc.js';
 import { Tap } from '../guest/tap.js';
 import { isFamily, type Family } from './families.js';
 import type { GuestEnv } from './memtypes.js';
+import { populateCases } from './populate.js';
 import { zapCases } from './zap.js';
 
-const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases };
+const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases };
 
 function main(argv: string[]): number {
   const tap = new Tap();

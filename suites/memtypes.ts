@@ -37,7 +37,12 @@ export interface MemType {
   file: boolean; // has a backing fd (fallocate applies)
   /** Why this type cannot run here, or null. */
   unavailable(env: GuestEnv, len: number): string | null;
-  create(len: number, env: GuestEnv): Region;
+  create(len: number, env: GuestEnv, how?: MapOptions): Region;
+}
+
+export interface MapOptions {
+  prot?: number; // default PROT_READ | PROT_WRITE
+  flags?: number; // added to the type's own mmap flags (MAP_POPULATE, …)
 }
 
 let serial = 0;
@@ -81,8 +86,7 @@ function hugetlbNeed(env: GuestEnv, len: number): string | null {
 const THP_ALIGN = 2 << 20;
 
 /** mmap, over-allocating for THP so the range starts on a huge-page boundary. */
-function mapRegion(b: Backing, len: number, flags: number, fd: number): bigint {
-  const prot = K.PROT_READ | K.PROT_WRITE;
+function mapRegion(b: Backing, len: number, flags: number, fd: number, prot: number): bigint {
   if (!b.thp) return must(mm.mmap(0, len, prot, flags, fd, 0), 'mmap').addr!;
   const raw = must(mm.mmap(0, len + THP_ALIGN, prot, flags, fd, 0), 'mmap').addr!;
   const start = (raw + BigInt(THP_ALIGN - 1)) & ~BigInt(THP_ALIGN - 1);
@@ -105,12 +109,12 @@ function memtype(b: Backing, shared: boolean): MemType {
       if (b.thp && !['always', 'madvise'].includes(env.thp)) return `THP is '${env.thp}'`;
       return null;
     },
-    create(len, env) {
+    create(len, env, how = {}) {
       const { fd, path } = b.open(len, env) as { fd: number; path?: string };
-      const flags = (shared ? K.MAP_SHARED : K.MAP_PRIVATE) | (fd < 0 ? K.MAP_ANONYMOUS : 0) | (b.mapFlags ?? 0);
+      const flags = (shared ? K.MAP_SHARED : K.MAP_PRIVATE) | (fd < 0 ? K.MAP_ANONYMOUS : 0) | (b.mapFlags ?? 0) | (how.flags ?? 0);
       let addr: bigint;
       try {
-        addr = mapRegion(b, len, flags, fd);
+        addr = mapRegion(b, len, flags, fd, how.prot ?? K.PROT_READ | K.PROT_WRITE);
       } catch (e) {
         if (fd >= 0) closeSync(fd);
         if (path) unlinkSync(path);

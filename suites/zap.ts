@@ -8,6 +8,7 @@ import { counters, delta } from '../guest/proc.js';
 import { contentWord, label, releasedBytes } from '../guest/label.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
+import { caseId, caseLength, withRegion } from './observe.js';
 
 export interface Target {
   addr: bigint;
@@ -51,15 +52,10 @@ export const RANGES: RangeVariant[] = [
 
 const SEED = 0x5a;
 
-export const caseId = (op: string, range: string, mt: string) => `${op}${range ? `@${range}` : ''}.${mt}`;
-
 function observe(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
-  const base = counters();
-  const region = mt.create(len, env);
   const { offset, len: tlen } = range.target(len);
-  const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
-  let obs: Omit<Observation, 'poolBalanced' | 'label'>;
-  try {
+  return withRegion(mt, env, len, {}, (region) => {
+    const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
     const filled = mm.fill(region.addr, len, SEED);
     if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
     const before = counters();
@@ -70,7 +66,7 @@ function observe(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len
     const whole = mm.scan(region.addr, len, SEED);
     const content = offset === 0 && tlen === len ? whole : scanTarget(region, target);
     const backing = delta(before, after);
-    obs = {
+    return {
       schema: OBSERVATION_SCHEMA,
       case: caseId(op.id, range.id, mt.id),
       op: op.id,
@@ -86,12 +82,7 @@ function observe(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len
       backing,
       freed: releasedBytes(backing, env.hugePage) >= tlen / 2,
     };
-  } finally {
-    region.close();
-  }
-  const end = counters();
-  const poolBalanced = mt.hugetlb ? end.hugeFree === base.hugeFree && end.hugeRsvd === base.hugeRsvd : null;
-  return { ...obs, poolBalanced, label: label(obs) };
+  }, label);
 }
 
 function scanTarget(region: Region, t: Target) {
@@ -106,7 +97,7 @@ function subtract<T extends { pattern: number; zero: number; other: number; faul
 }
 
 export function zapCases(env: GuestEnv): Case[] {
-  const len = 2 * Math.max(env.hugePage, 2 << 20);
+  const len = caseLength(env);
   return ZAP_OPS.flatMap((op) =>
     RANGES.flatMap((range) =>
       MEMTYPES.filter((mt) => op.applies(mt)).map((mt) => ({

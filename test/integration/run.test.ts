@@ -81,6 +81,13 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(hp(k61).ret, 0);
   t.is(hp(k61).content!.zero, units(hp(k61)), '6.1 zaps: private hugetlb reads back zeros');
   t.is(hp(k61).backing!.hugeFree, 2, 'and the two huge pages go back to the pool');
+  // MADV_POPULATE_(READ|WRITE) arrived in 5.14 (commit 4ca9b3859dac).
+  t.is(obs(k510, 'madv_populate_write.anon-private').errno, 'EINVAL');
+  const pw = obs(k61, 'madv_populate_write.anon-private');
+  t.is(pw.presentAfter, units(pw), '6.1 populates every page');
+  t.true(pw.cow, 'and breaks COW: private anonymous pages are allocated');
+  t.is(obs(k61, 'madv_populate_read.anon-private').allocated, false, 'POPULATE_READ maps the zero page');
+  t.true(res.kernels.every((k) => k.cases.every((c) => c.verdict?.status === 'conformant')), 'every cell conforms to the table');
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);
   t.deepEqual(qemuWith(runs), []);
