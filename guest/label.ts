@@ -18,6 +18,9 @@ export interface LabelFacts {
   presence?: string; // populate: present / partial / absent
   allocated?: boolean | null;
   cow?: boolean | null;
+  moved?: boolean | null;
+  tail?: string | null;
+  old?: string | null;
 }
 
 export function presenceWord(present: number, units: number): string {
@@ -27,7 +30,10 @@ export function presenceWord(present: number, units: number): string {
 export function label(f: LabelFacts): string {
   if (f.errno) return f.errno;
   const words = ['ok'];
+  if (f.moved) words.push('moved');
   if (f.content) words.push(contentWord(f.content));
+  if (f.tail) words.push(`tail:${f.tail}`);
+  if (f.old) words.push(`old:${f.old}`);
   if (f.presence) words.push(f.presence);
   if (f.freed) words.push('freed');
   if (f.allocated) words.push('allocated');

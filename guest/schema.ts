@@ -42,6 +42,9 @@ export interface Observation {
   freed: boolean | null; // backing memory was released (by the counters of this memory type)
   allocated?: boolean | null; // backing memory was allocated (populate)
   cow?: boolean | null; // a private mapping got private (anonymous) copies; null where RSS cannot tell (hugetlb)
+  moved?: boolean | null; // mremap: the mapping now starts elsewhere
+  tail?: string | null; // mremap grow: what the grown part reads as (zeroed, kept, SIGBUS, …)
+  old?: string | null; // mremap: what the range the mapping left reads as (SIGSEGV when unmapped)
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   label: string; // short cell text, derived from the above
 }

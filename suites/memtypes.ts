@@ -12,8 +12,8 @@ export interface GuestEnv {
 }
 
 export interface Region {
-  addr: bigint;
-  len: number;
+  addr: bigint; // where the mapping is now: an mremap that moves or resizes it updates these,
+  len: number; // so close() never unmaps an address the mapping has left
   fd: number; // the backing file, -1 for anonymous memory
   close(): void; // unmap and release everything the region made
 }
@@ -125,7 +125,7 @@ function memtype(b: Backing, shared: boolean): MemType {
         len,
         fd,
         close() {
-          mm.munmap(addr, len);
+          mm.munmap(this.addr, this.len);
           if (fd >= 0) closeSync(fd);
           if (path) unlinkSync(path);
         },

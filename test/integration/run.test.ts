@@ -87,6 +87,14 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(pw.presentAfter, units(pw), '6.1 populates every page');
   t.true(pw.cow, 'and breaks COW: private anonymous pages are allocated');
   t.is(obs(k61, 'madv_populate_read.anon-private').allocated, false, 'POPULATE_READ maps the zero page');
+  // hugetlb mremap arrived in 5.16 (commit 550a7d60bd5e); MREMAP_DONTUNMAP on shmem in 5.13 (a4609387859f).
+  t.is(obs(k510, 'mremap_fixed.hugetlbfs-shared').errno, 'EINVAL');
+  const mv = obs(k61, 'mremap_fixed.hugetlbfs-shared');
+  t.true(mv.moved);
+  t.is(mv.content!.pattern, units(mv), 'the moved hugetlb mapping keeps its data');
+  t.is(mv.old, 'SIGSEGV', 'and the old range is gone');
+  t.is(obs(k510, 'mremap_dontunmap.memfd-shared').errno, 'EINVAL');
+  t.is(obs(k61, 'mremap_dontunmap.memfd-shared').old, 'kept');
   t.true(res.kernels.every((k) => k.cases.every((c) => c.verdict?.status === 'conformant')), 'every cell conforms to the table');
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);

@@ -1,0 +1,144 @@
+// The mremap family (seed 003): shrink, grow in place, grow with MREMAP_MAYMOVE, move with
+// MREMAP_FIXED and MREMAP_DONTUNMAP, on every memory type. The mapping is filled first;
+// afterwards we read what it keeps, what a grown tail holds, and what the range it left
+// behind reads as.
+import type { Case } from '../guest/harness.js';
+import { contentWord, label } from '../guest/label.js';
+import { K, mm, type Mapped } from '../guest/native.js';
+import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
+import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
+import { caseId, caseLength, withRegion } from './observe.js';
+
+const SEED = 0x3c;
+// include/uapi/asm-generic/mman-common.h (since 4.17): map there or fail with EEXIST, never replace.
+const MAP_FIXED_NOREPLACE = 0x100000;
+
+/** What an op did: the call's result, the new extent, and the range it left (if any). */
+interface Moved {
+  r: Mapped;
+  oldLen: number; // the mapping's length when mremap was called
+  newLen: number;
+  left: { addr: bigint; len: number } | null; // the old range, when the mapping may have left it
+}
+
+export interface MremapOp {
+  id: string;
+  run(region: Region, align: number): Moved;
+}
+
+/** A PROT_NONE placeholder of `len` bytes aligned to `align`, for MREMAP_FIXED to land on. */
+function placeholder(len: number, align: number): bigint {
+  const raw = mm.mmap(0, len + align, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_NORESERVE, -1, 0);
+  if (raw.errno !== undefined) throw new Error(`mmap placeholder: ${raw.errno}`);
+  const start = (raw.addr + BigInt(align - 1)) & ~BigInt(align - 1);
+  if (start > raw.addr) mm.munmap(raw.addr, Number(start - raw.addr));
+  const tail = Number(raw.addr + BigInt(len + align) - (start + BigInt(len)));
+  if (tail > 0) mm.munmap(start + BigInt(len), tail);
+  return start;
+}
+
+export const MREMAP_OPS: MremapOp[] = [
+  {
+    id: 'mremap_shrink',
+    run: (g) => ({ r: mm.mremap(g.addr, g.len, g.len / 2, 0, 0), oldLen: g.len, newLen: g.len / 2, left: { addr: g.addr + BigInt(g.len / 2), len: g.len / 2 } }),
+  },
+  {
+    id: 'mremap_grow',
+    // Unmap the second half, then grow back into the hole it left, in place.
+    run: (g) => {
+      mm.munmap(g.addr + BigInt(g.len / 2), g.len / 2);
+      g.len /= 2;
+      return { r: mm.mremap(g.addr, g.len, g.len * 2, 0, 0), oldLen: g.len, newLen: g.len * 2, left: null };
+    },
+  },
+  {
+    id: 'mremap_grow_maymove',
+    // Twice the size, with the page after the mapping taken so it cannot grow in place: the
+    // move is then deterministic. For a file or shmem object the new half lies beyond its end.
+    run: (g) => {
+      const end = g.addr + BigInt(g.len);
+      const block = mm.mmap(end, 4096, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+      const r = mm.mremap(g.addr, g.len, g.len * 2, K.MREMAP_MAYMOVE, 0);
+      if (block.addr === end) mm.munmap(end, 4096); // ours; EEXIST means something else holds it
+      return { r, oldLen: g.len, newLen: g.len * 2, left: { addr: g.addr, len: g.len } };
+    },
+  },
+  {
+    id: 'mremap_fixed',
+    run: (g, align) => {
+      const dest = placeholder(g.len, align);
+      const r = mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
+      if (r.errno !== undefined) mm.munmap(dest, g.len);
+      return { r, oldLen: g.len, newLen: g.len, left: { addr: g.addr, len: g.len } };
+    },
+  },
+  {
+    id: 'mremap_dontunmap',
+    run: (g) => ({ r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0), oldLen: g.len, newLen: g.len, left: { addr: g.addr, len: g.len } }),
+  },
+];
+
+function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observation {
+  const align = Math.max(env.hugePage, 2 << 20);
+  return withRegion(mt, env, len, {}, (region) => {
+    const filled = mm.fill(region.addr, len, SEED);
+    if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
+    const oldAddr = region.addr;
+    const { r, oldLen, newLen, left } = op.run(region, align);
+    let content = null;
+    let tail: string | null = null;
+    let old: string | null = null;
+    if (r.errno === undefined) {
+      region.addr = r.addr;
+      region.len = newLen;
+      const kept = Math.min(oldLen, newLen);
+      content = mm.scan(r.addr, kept, SEED);
+      if (newLen > oldLen) tail = contentWord(scanPart(r.addr, oldLen, newLen - oldLen));
+      const leftBehind = left && (r.addr !== oldAddr || newLen < oldLen) ? left : null;
+      if (leftBehind) {
+        // Scanned with the original offsets, so data that stayed reads as kept.
+        old = contentWord(scanPart(oldAddr, Number(leftBehind.addr - oldAddr), leftBehind.len));
+        if (op.id === 'mremap_dontunmap') mm.munmap(leftBehind.addr, leftBehind.len); // it stays mapped: ours to unmap
+      }
+    }
+    return {
+      schema: OBSERVATION_SCHEMA,
+      case: caseId(op.id, '', mt.id),
+      op: op.id,
+      memtype: mt.id,
+      len,
+      ret: r.errno !== undefined ? null : 0,
+      errno: r.errno ?? null,
+      presentBefore: null,
+      presentAfter: r.errno === undefined ? mm.pagemap(r.addr, Math.min(oldLen, newLen)).present : null,
+      content,
+      backing: null,
+      freed: null,
+      moved: r.errno === undefined ? r.addr !== oldAddr : null,
+      tail,
+      old,
+    };
+  }, label);
+}
+
+/** Scan [base+offset, base+offset+len) with the pattern offsets of the whole mapping. */
+function scanPart(base: bigint, offset: number, len: number) {
+  const whole = mm.scan(base, offset + len, SEED);
+  const head = offset ? mm.scan(base, offset, SEED) : { pattern: 0, zero: 0, other: 0, faulted: 0 };
+  const faulted = whole.faulted - head.faulted;
+  return {
+    pattern: whole.pattern - head.pattern, zero: whole.zero - head.zero, other: whole.other - head.other, faulted,
+    ...(faulted ? { signal: whole.signal } : {}),
+  };
+}
+
+export function mremapCases(env: GuestEnv): Case[] {
+  const len = caseLength(env);
+  return MREMAP_OPS.flatMap((op) =>
+    MEMTYPES.map((mt) => ({
+      id: caseId(op.id, '', mt.id),
+      skip: mt.unavailable(env, len),
+      run: () => observe(op, mt, env, len),
+    })),
+  );
+}
