@@ -5,11 +5,12 @@ import { counters, hugePageSize, thpMode } from '../guest/proc.js';
 import { Tap } from '../guest/tap.js';
 import { isFamily, type Family } from './families.js';
 import type { GuestEnv } from './memtypes.js';
+import { adviceCases } from './advice.js';
 import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
 import { zapCases } from './zap.js';
 
-const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases, mremap: mremapCases };
+const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases };
 
 function main(argv: string[]): number {
   const tap = new Tap();

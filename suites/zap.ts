@@ -52,7 +52,8 @@ export const RANGES: RangeVariant[] = [
 
 const SEED = 0x5a;
 
-function observe(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
+/** Fill, apply, read back: shared by every family whose operation discards or protects data. */
+export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const { offset, len: tlen } = range.target(len);
   return withRegion(mt, env, len, {}, (region) => {
     const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
@@ -103,7 +104,7 @@ export function zapCases(env: GuestEnv): Case[] {
       MEMTYPES.filter((mt) => op.applies(mt)).map((mt) => ({
         id: caseId(op.id, range.id, mt.id),
         skip: mt.unavailable(env, len),
-        run: () => observe(op, range, mt, env, len),
+        run: () => observeZap(op, range, mt, env, len),
       })),
     ),
   );

@@ -95,6 +95,10 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(mv.old, 'SIGSEGV', 'and the old range is gone');
   t.is(obs(k510, 'mremap_dontunmap.memfd-shared').errno, 'EINVAL');
   t.is(obs(k61, 'mremap_dontunmap.memfd-shared').old, 'kept');
+  // MADV_COLLAPSE arrived in 6.1 (commit 7d8faaf15545); advice 26 (MADV_SPLIT) was never merged.
+  t.is(obs(k510, 'madv_collapse.anon-private').errno, 'EINVAL');
+  t.is(obs(k61, 'madv_collapse.anon-private').label, 'ok kept');
+  t.is(obs(k61, 'madv_26.anon-private').errno, 'EINVAL');
   t.true(res.kernels.every((k) => k.cases.every((c) => c.verdict?.status === 'conformant')), 'every cell conforms to the table');
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);

@@ -1,5 +1,6 @@
 import test from 'ava';
 import { expandBraces, Expectations, versionOf } from '../../reports/expectations.js';
+import { adviceCases } from '../../suites/advice.js';
 import { mremapCases } from '../../suites/mremap.js';
 import { populateCases } from '../../suites/populate.js';
 import { zapCases } from '../../suites/zap.js';
@@ -38,8 +39,8 @@ test('a malformed table is named, never half-applied', (t) => {
 test('the shipped table judges every case, and every entry judges some case', (t) => {
   const x = Expectations.load();
   const env = { hugePage: 2 << 20, hugeFree: 64, hugetlbfs: '/mnt/huge', tmpfs: '/dev/shm', thp: 'madvise' };
-  const ids = [...zapCases(env), ...populateCases(env), ...mremapCases(env)].map((c) => c.id);
-  t.true(ids.length >= 263);
+  const ids = [...zapCases(env), ...populateCases(env), ...mremapCases(env), ...adviceCases(env)].map((c) => c.id);
+  t.true(ids.length >= 315);
   t.deepEqual(ids.filter((id) => x.entryFor(id) < 0), [], 'cases without an expectation');
   const used = new Set(ids.map((id) => x.entryFor(id)));
   const unused = [...Array(x.size).keys()].filter((i) => !used.has(i));

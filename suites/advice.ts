@@ -1,0 +1,39 @@
+// Advice values beyond the common set, so a kernel that gains one shows up the day it lands:
+// MADV_COLLAPSE (6.1), MADV_GUARD_INSTALL / MADV_GUARD_REMOVE (6.13), and the raw value 26,
+// MADV_SPLIT in the unmerged HugeTLB high-granularity-mapping series (seeds 000/001).
+// Each case fills the mapping, gives the advice and reads the mapping back, as zap does.
+import type { Case } from '../guest/harness.js';
+import { K, mm } from '../guest/native.js';
+import { MEMTYPES, type GuestEnv } from './memtypes.js';
+import { caseId, caseLength } from './observe.js';
+import { RANGES, observeZap, type ZapOp } from './zap.js';
+
+// The HGM series proposed MADV_SPLIT as 26, the next free value after MADV_COLLAPSE (25).
+const MADV_SPLIT_PROPOSED = 26;
+
+export const ADVICE_OPS: ZapOp[] = [
+  { id: 'madv_collapse', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_COLLAPSE) },
+  { id: 'madv_guard_install', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_GUARD_INSTALL) },
+  {
+    id: 'madv_guard_remove',
+    applies: () => true,
+    // Install, then remove: what is left is what removing a guard gives back.
+    apply: (_r, t) => {
+      const installed = mm.madvise(t.addr, t.len, K.MADV_GUARD_INSTALL);
+      return installed.errno !== undefined ? installed : mm.madvise(t.addr, t.len, K.MADV_GUARD_REMOVE);
+    },
+  },
+  { id: 'madv_26', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, MADV_SPLIT_PROPOSED) },
+];
+
+export function adviceCases(env: GuestEnv): Case[] {
+  const len = caseLength(env);
+  const whole = RANGES[0];
+  return ADVICE_OPS.flatMap((op) =>
+    MEMTYPES.map((mt) => ({
+      id: caseId(op.id, whole.id, mt.id),
+      skip: mt.unavailable(env, len),
+      run: () => observeZap(op, whole, mt, env, len),
+    })),
+  );
+}
