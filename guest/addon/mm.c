@@ -47,14 +47,19 @@ static napi_value result(napi_env env, long ret, int err) {
   return o;
 }
 
+/* {addr} for a mapping, {errno} for MAP_FAILED. */
+static napi_value mapping(napi_env env, void *p, int err) {
+  if (p == MAP_FAILED) return result(env, -1, err);
+  napi_value o = obj(env);
+  set_big(env, o, "addr", (uint64_t)(uintptr_t)p);
+  return o;
+}
+
 static napi_value js_mmap(napi_env env, napi_callback_info info) {
   ARGS(6);
   void *p = mmap((void *)ptr(env, argv[0]), (size_t)num(env, argv[1]), (int)num(env, argv[2]),
                  (int)num(env, argv[3]), (int)num(env, argv[4]), (off_t)num(env, argv[5]));
-  if (p == MAP_FAILED) return result(env, -1, errno);
-  napi_value o = obj(env);
-  set_big(env, o, "addr", (uint64_t)(uintptr_t)p);
-  return o;
+  return mapping(env, p, errno);
 }
 
 static napi_value js_munmap(napi_env env, napi_callback_info info) {
@@ -74,10 +79,7 @@ static napi_value js_mremap(napi_env env, napi_callback_info info) {
   ARGS(5);
   void *p = (void *)syscall(SYS_mremap, ptr(env, argv[0]), (size_t)num(env, argv[1]),
                             (size_t)num(env, argv[2]), (int)num(env, argv[3]), ptr(env, argv[4]));
-  if (p == MAP_FAILED) return result(env, -1, errno);
-  napi_value o = obj(env);
-  set_big(env, o, "addr", (uint64_t)(uintptr_t)p);
-  return o;
+  return mapping(env, p, errno);
 }
 
 static napi_value js_fallocate(napi_env env, napi_callback_info info) {
