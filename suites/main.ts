@@ -8,9 +8,10 @@ import type { GuestEnv } from './memtypes.js';
 import { adviceCases } from './advice.js';
 import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
+import { resvCases } from './resv.js';
 import { zapCases } from './zap.js';
 
-const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases };
+const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases, resv: resvCases };
 
 function main(argv: string[]): number {
   const tap = new Tap();

@@ -99,6 +99,12 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(obs(k510, 'madv_collapse.anon-private').errno, 'EINVAL');
   t.is(obs(k61, 'madv_collapse.anon-private').label, 'ok kept');
   t.is(obs(k61, 'madv_26.anon-private').errno, 'EINVAL');
+  // Reservations: made at mmap, consumed by the fault, kept by an open shared file after munmap.
+  for (const k of res.kernels) {
+    t.is(obs(k, 'resv_mmap.hugetlbfs-private').label, 'rsvd+2 free+0');
+    t.is(obs(k, 'resv_fault.hugetlbfs-private').label, 'rsvd-2 free-2');
+    t.is(obs(k, 'resv_munmap.hugetlbfs-shared').label, 'rsvd+0 free-2');
+  }
   t.true(res.kernels.every((k) => k.cases.every((c) => c.verdict?.status === 'conformant')), 'every cell conforms to the table');
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);

@@ -3,6 +3,7 @@ import { expandBraces, Expectations, versionOf } from '../../reports/expectation
 import { adviceCases } from '../../suites/advice.js';
 import { mremapCases } from '../../suites/mremap.js';
 import { populateCases } from '../../suites/populate.js';
+import { resvCases } from '../../suites/resv.js';
 import { zapCases } from '../../suites/zap.js';
 
 const table = (expectations: unknown[]) => ({ schema: 'mmatrix.expectations/1', expectations });
@@ -39,8 +40,8 @@ test('a malformed table is named, never half-applied', (t) => {
 test('the shipped table judges every case, and every entry judges some case', (t) => {
   const x = Expectations.load();
   const env = { hugePage: 2 << 20, hugeFree: 64, hugetlbfs: '/mnt/huge', tmpfs: '/dev/shm', thp: 'madvise' };
-  const ids = [...zapCases(env), ...populateCases(env), ...mremapCases(env), ...adviceCases(env)].map((c) => c.id);
-  t.true(ids.length >= 315);
+  const ids = [...zapCases(env), ...populateCases(env), ...mremapCases(env), ...adviceCases(env), ...resvCases(env)].map((c) => c.id);
+  t.true(ids.length >= 339);
   t.deepEqual(ids.filter((id) => x.entryFor(id) < 0), [], 'cases without an expectation');
   const used = new Set(ids.map((id) => x.entryFor(id)));
   const unused = [...Array(x.size).keys()].filter((i) => !used.has(i));
