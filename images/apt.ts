@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { cachePath } from './cache.js';
+import { cachePath, fileStamp } from './cache.js';
 
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -55,6 +55,16 @@ export function aptSuite(suite: string): AptSuite {
       ...o('Acquire::Languages', 'none'),
     ],
   };
+}
+
+/** Identity of the suite's package lists: changes exactly when `apt-get update` fetched new ones. */
+export function listsStamp(a: AptSuite): string {
+  const lists = cachePath('apt', a.suite, 'state/lists');
+  return readdirSync(lists)
+    .filter((f) => f.includes('_Packages'))
+    .sort()
+    .map((f) => fileStamp(join(lists, f)))
+    .join(';');
 }
 
 function hasLists(a: AptSuite): boolean {

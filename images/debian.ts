@@ -1,6 +1,7 @@
 // Debian kernels by suite: the newest linux-image-<abi>-amd64[-unsigned] of the suite,
 // plus the linux-base/binary/modules packages it depends on where 7.x splits them out.
-import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, InputError, type Record822 } from './apt.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, InputError, listsStamp, type Record822 } from './apt.js';
 import { cachePath } from './cache.js';
 import { compareDebVersions } from './debversion.js';
 
@@ -55,12 +56,20 @@ export async function resolveDebian(suite: string, refresh = false, log: (s: str
   }
   const apt = aptSuite(suite);
   if (await aptUpdate(apt, refresh)) log(`fetched the package index of Debian ${suite}`);
+  // apt-cache rebuilds its cache on every call (~1 s each): resolve once per set of lists.
+  const saved = cachePath('apt', suite, 'resolved.json');
+  const stamp = listsStamp(apt);
+  if (existsSync(saved)) {
+    const r = JSON.parse(readFileSync(saved, 'utf8')) as { stamp: string; kernel: DebKernel };
+    if (r.stamp === stamp) return r.kernel;
+  }
   const names = (await aptNames(apt, 'linux-image-')).filter((n) => IMAGE.test(n));
   const kernel = pickKernel(suite, await aptShow(apt, names));
   if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
   // Sizes of split-out parts (7.x) come from their own records.
   const sizes = new Map((await aptShow(apt, kernel.packages.map((p) => p.name))).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]));
   for (const p of kernel.packages) p.size ??= sizes.get(`${p.name}=${p.version}`);
+  writeFileSync(saved, JSON.stringify({ stamp, kernel }));
   return kernel;
 }
 
