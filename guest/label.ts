@@ -10,6 +10,18 @@ export function contentWord(c: Content): string {
   return 'mixed';
 }
 
+/** What `whole` counted outside `part` (a range inside it), keeping the signal if faults remain. */
+export function minusContent(whole: Content, part: Content): Content {
+  const faulted = whole.faulted - part.faulted;
+  return {
+    pattern: whole.pattern - part.pattern,
+    zero: whole.zero - part.zero,
+    other: whole.other - part.other,
+    faulted,
+    ...(faulted && whole.signal ? { signal: whole.signal } : {}),
+  };
+}
+
 export interface LabelFacts {
   errno: string | null;
   content: Content | null;

@@ -18,7 +18,8 @@ export interface Native {
   mincore(addr: Addr, len: number): { resident: number; pages: number; errno?: string };
   pagemap(addr: Addr, len: number): { present: number; swapped: number; pages: number; errno?: string };
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
-  scan(addr: Addr, len: number, seed: number): Content;
+  /** Classify each 4 KiB unit; `first` is the mapping offset `addr` stands at (default 0). */
+  scan(addr: Addr, len: number, seed: number, first?: number): Content;
   constants: Record<string, number>;
 }
 

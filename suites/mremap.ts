@@ -93,11 +93,11 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
       region.len = newLen;
       const kept = Math.min(oldLen, newLen);
       content = mm.scan(r.addr, kept, SEED);
-      if (newLen > oldLen) tail = contentWord(scanPart(r.addr, oldLen, newLen - oldLen));
+      if (newLen > oldLen) tail = contentWord(mm.scan(r.addr + BigInt(oldLen), newLen - oldLen, SEED, oldLen));
       const leftBehind = left && (r.addr !== oldAddr || newLen < oldLen) ? left : null;
       if (leftBehind) {
-        // Scanned with the original offsets, so data that stayed reads as kept.
-        old = contentWord(scanPart(oldAddr, Number(leftBehind.addr - oldAddr), leftBehind.len));
+        // Compared with the pattern of its original offsets, so data that stayed reads as kept.
+        old = contentWord(mm.scan(leftBehind.addr, leftBehind.len, SEED, Number(leftBehind.addr - oldAddr)));
         if (op.id === 'mremap_dontunmap') mm.munmap(leftBehind.addr, leftBehind.len); // it stays mapped: ours to unmap
       }
     }
@@ -119,17 +119,6 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
       old,
     };
   }, label);
-}
-
-/** Scan [base+offset, base+offset+len) with the pattern offsets of the whole mapping. */
-function scanPart(base: bigint, offset: number, len: number) {
-  const whole = mm.scan(base, offset + len, SEED);
-  const head = offset ? mm.scan(base, offset, SEED) : { pattern: 0, zero: 0, other: 0, faulted: 0 };
-  const faulted = whole.faulted - head.faulted;
-  return {
-    pattern: whole.pattern - head.pattern, zero: whole.zero - head.zero, other: whole.other - head.other, faulted,
-    ...(faulted ? { signal: whole.signal } : {}),
-  };
 }
 
 export function mremapCases(env: GuestEnv): Case[] {

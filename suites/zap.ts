@@ -5,7 +5,7 @@
 import type { Case } from '../guest/harness.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
-import { contentWord, label, releasedBytes } from '../guest/label.js';
+import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
 import { caseId, caseLength, withRegion } from './observe.js';
@@ -65,7 +65,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
     const after = counters();
     const presentAfter = mm.pagemap(target.addr, tlen).present;
     const whole = mm.scan(region.addr, len, SEED);
-    const content = offset === 0 && tlen === len ? whole : scanTarget(region, target);
+    const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
     const backing = delta(before, after);
     return {
       schema: OBSERVATION_SCHEMA,
@@ -79,22 +79,11 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       presentBefore,
       presentAfter,
       content,
-      outside: content === whole ? null : contentWord(subtract(whole, content)),
+      outside: content === whole ? null : contentWord(minusContent(whole, content)),
       backing,
       freed: releasedBytes(backing, env.hugePage) >= tlen / 2,
     };
   }, label);
-}
-
-function scanTarget(region: Region, t: Target) {
-  // Scanned with the region's offsets, so the pattern matches where it was written.
-  const c = mm.scan(region.addr, t.offset + t.len, SEED);
-  const head = t.offset ? mm.scan(region.addr, t.offset, SEED) : { pattern: 0, zero: 0, other: 0, faulted: 0 };
-  return { ...subtract(c, head), ...(c.signal ? { signal: c.signal, si_code: c.si_code, offset: c.offset } : {}) };
-}
-
-function subtract<T extends { pattern: number; zero: number; other: number; faulted: number }>(a: T, b: T) {
-  return { pattern: a.pattern - b.pattern, zero: a.zero - b.zero, other: a.other - b.other, faulted: a.faulted - b.faulted };
 }
 
 export function zapCases(env: GuestEnv): Case[] {

@@ -83,7 +83,7 @@ static int classify(const volatile uint64_t *w, uint64_t want) {
   return pattern ? 1 : zero ? 0 : 2;
 }
 
-void guard_scan(const uint8_t *base, size_t len, uint32_t seed,
+void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed,
                 struct scan_counts *c, struct guard_fault *f) {
   struct saved s;
   volatile size_t unit = 0;
@@ -97,7 +97,7 @@ void guard_scan(const uint8_t *base, size_t len, uint32_t seed,
       unit++;
       continue;
     }
-    int k = classify((const volatile uint64_t *)(base + unit * UNIT), unit_word(unit, seed));
+    int k = classify((const volatile uint64_t *)(base + unit * UNIT), unit_word(first / UNIT + unit, seed));
     if (k == 1) c->pattern++; else if (k == 0) c->zero++; else c->other++;
     unit++;
   }

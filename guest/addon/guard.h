@@ -16,6 +16,8 @@ struct scan_counts {
 uint8_t guard_pattern(uint64_t off, uint32_t seed);
 /* Write the pattern over [base, base+len) (len a multiple of 8); stops at the first fault. */
 void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f);
-/* Read every 4 KiB unit and classify it; a faulting unit is counted and skipped. */
-void guard_scan(const uint8_t *base, size_t len, uint32_t seed,
+/* Read every 4 KiB unit and classify it; a faulting unit is counted and skipped.
+ * `first` is the mapping offset `base` stands at, so a part of a mapping is compared
+ * with the pattern that was written there. */
+void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed,
                 struct scan_counts *c, struct guard_fault *f);

@@ -36,3 +36,14 @@ test('errno comes back by name', (t) => {
   t.deepEqual(mm.madvise(1n, 4096, K.MADV_DONTNEED), { errno: 'EINVAL' });
   t.deepEqual(mm.memfdCreate('t', 0xffff), { errno: 'EINVAL' });
 });
+
+test('a part of a mapping is compared with the pattern written at its offset', (t) => {
+  const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  mm.fill(m.addr!, len, 9);
+  const part = m.addr! + 8192n;
+  t.like(mm.scan(part, 8192, 9, 8192), { pattern: 2, other: 0 });
+  t.like(mm.scan(part, 8192, 9), { pattern: 0, other: 2 }, 'read as if it started the mapping, it is foreign data');
+  mm.munmap(part, 4096);
+  t.like(mm.scan(part, 8192, 9, 8192), { pattern: 1, faulted: 1, signal: 'SIGSEGV', offset: 0 });
+  mm.munmap(m.addr!, len);
+});

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { contentWord, label, releasedBytes } from '../../guest/label.js';
+import { contentWord, label, minusContent, releasedBytes } from '../../guest/label.js';
 import { isObservation, OBSERVATION_SCHEMA } from '../../guest/schema.js';
 
 const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS') => ({ pattern, zero, other, faulted, signal });
@@ -30,4 +30,9 @@ test('the schema guard rejects other versions and missing fields', (t) => {
   t.false(isObservation({ ...ok, len: '1' }));
   t.false(isObservation({ ...ok, errno: 22 }));
   t.false(isObservation(null));
+});
+
+test('outside a part: the whole minus the part, with the signal only if faults remain', (t) => {
+  t.deepEqual(minusContent(c(2, 2, 0, 1, 'SIGBUS'), c(0, 2, 0, 1, 'SIGBUS')), { pattern: 2, zero: 0, other: 0, faulted: 0 });
+  t.deepEqual(minusContent(c(0, 0, 0, 4, 'SIGBUS'), c(0, 0, 0, 2, 'SIGBUS')), { pattern: 0, zero: 0, other: 0, faulted: 2, signal: 'SIGBUS' });
 });
