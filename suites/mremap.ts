@@ -5,9 +5,9 @@
 import type { Case } from '../guest/harness.js';
 import { contentWord, label } from '../guest/label.js';
 import { K, mm, type Mapped } from '../guest/native.js';
-import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, withRegion } from './observe.js';
+import { caseId, caseLength, record, withRegion } from './observe.js';
 
 const SEED = 0x3c;
 // include/uapi/asm-generic/mman-common.h (since 4.17): map there or fail with EEXIST, never replace.
@@ -101,23 +101,13 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
         if (op.id === 'mremap_dontunmap') mm.munmap(leftBehind.addr, leftBehind.len); // it stays mapped: ours to unmap
       }
     }
-    return {
-      schema: OBSERVATION_SCHEMA,
-      case: caseId(op.id, '', mt.id),
-      op: op.id,
-      memtype: mt.id,
-      len,
-      ret: r.errno !== undefined ? null : 0,
-      errno: r.errno ?? null,
-      presentBefore: null,
+    return record(op.id, '', mt, len, r, {
       presentAfter: r.errno === undefined ? mm.pagemap(r.addr, Math.min(oldLen, newLen)).present : null,
       content,
-      backing: null,
-      freed: null,
       moved: r.errno === undefined ? r.addr !== oldAddr : null,
       tail,
       old,
-    };
+    });
   }, label);
 }
 

@@ -1,7 +1,7 @@
 // What every case does around its operation: note the hugetlb pool, make the region, run
 // the body, tear the region down whatever happened, and check the pool came back.
 import { counters } from '../guest/proc.js';
-import type { Observation } from '../guest/schema.js';
+import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
 import type { GuestEnv, MapOptions, MemType, Region } from './memtypes.js';
 
 /** The case length: two huge pages, or 4 MiB where huge pages are smaller or absent. */
@@ -9,7 +9,30 @@ export const caseLength = (env: GuestEnv) => 2 * Math.max(env.hugePage, 2 << 20)
 
 export const caseId = (op: string, variant: string, mt: string) => `${op}${variant ? `@${variant}` : ''}.${mt}`;
 
-type Body = (region: Region) => Omit<Observation, 'poolBalanced' | 'label'>;
+export type Recorded = Omit<Observation, 'poolBalanced' | 'label'>;
+type Facts = Partial<Omit<Recorded, 'schema' | 'case' | 'op' | 'memtype' | 'ret' | 'errno'>>;
+
+/** One observation record: identity, the call's result (errno by name), the family's facts;
+ * every fact a family does not measure is null. */
+export function record(op: string, variant: string, mt: MemType, len: number, r: { errno?: string; ret?: number }, facts: Facts): Recorded {
+  return {
+    schema: OBSERVATION_SCHEMA,
+    case: caseId(op, variant, mt.id),
+    op,
+    memtype: mt.id,
+    len,
+    ret: r.errno !== undefined ? null : (r.ret ?? 0),
+    errno: r.errno ?? null,
+    presentBefore: null,
+    presentAfter: null,
+    content: null,
+    backing: null,
+    freed: null,
+    ...facts,
+  };
+}
+
+type Body = (region: Region) => Recorded;
 
 export function withRegion(
   mt: MemType,
@@ -17,11 +40,11 @@ export function withRegion(
   len: number,
   how: MapOptions,
   body: Body,
-  label: (o: Omit<Observation, 'poolBalanced' | 'label'>) => string,
+  label: (o: Recorded) => string,
 ): Observation {
   const base = counters();
   const region = mt.create(len, env, how);
-  let obs: Omit<Observation, 'poolBalanced' | 'label'>;
+  let obs: Recorded;
   try {
     obs = body(region);
   } finally {

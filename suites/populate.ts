@@ -6,9 +6,9 @@ import type { Case } from '../guest/harness.js';
 import { allocatedBytes, label, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
-import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, withRegion } from './observe.js';
+import { caseId, caseLength, record, withRegion } from './observe.js';
 
 export interface PopulateOp {
   id: string;
@@ -37,22 +37,13 @@ function observe(op: PopulateOp, variant: string, how: MapOptions, mt: MemType, 
     const presentBefore = mm.pagemap(region.addr, len).present;
     const r = op.apply(region);
     const backing = delta(before, counters());
-    return {
-      schema: OBSERVATION_SCHEMA,
-      case: caseId(op.id, variant, mt.id),
-      op: op.id,
-      memtype: mt.id,
-      len,
-      ret: r.errno !== undefined ? null : r.ret,
-      errno: r.errno ?? null,
+    return record(op.id, variant, mt, len, r, {
       presentBefore,
       presentAfter: mm.pagemap(region.addr, len).present,
-      content: null,
       backing,
-      freed: null,
       allocated: allocatedBytes(backing, env.hugePage) >= len / 2,
       cow: mt.shared || mt.hugetlb ? null : backing.rssAnonKb * 1024 >= len / 2,
-    };
+    });
   }, (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096) }));
 }
 

@@ -5,9 +5,9 @@
 import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
 import { counters, delta, type Counters } from '../guest/proc.js';
-import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, withRegion } from './observe.js';
+import { caseId, caseLength, record, withRegion } from './observe.js';
 
 export interface ResvStep {
   id: string;
@@ -50,20 +50,7 @@ function observe(step: ResvStep, mt: MemType, env: GuestEnv, len: number): Obser
   return withRegion(mt, env, len, step.map, (region) => {
     const from = step.run(region, beforeMmap);
     const backing = delta(from, counters());
-    return {
-      schema: OBSERVATION_SCHEMA,
-      case: caseId(step.id, '', mt.id),
-      op: step.id,
-      memtype: mt.id,
-      len,
-      ret: 0,
-      errno: null,
-      presentBefore: null,
-      presentAfter: null,
-      content: null,
-      backing,
-      freed: null,
-    };
+    return record(step.id, '', mt, len, { ret: 0 }, { backing });
   }, (o) => `rsvd${signed(o.backing!.hugeRsvd)} free${signed(o.backing!.hugeFree)}`);
 }
 

@@ -6,9 +6,9 @@ import type { Case } from '../guest/harness.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
-import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/schema.js';
 import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, withRegion } from './observe.js';
+import { caseId, caseLength, record, withRegion } from './observe.js';
 
 export interface Target {
   addr: bigint;
@@ -67,22 +67,15 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
     const whole = mm.scan(region.addr, len, SEED);
     const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
     const backing = delta(before, after);
-    return {
-      schema: OBSERVATION_SCHEMA,
-      case: caseId(op.id, range.id, mt.id),
-      op: op.id,
-      memtype: mt.id,
-      len: tlen,
+    return record(op.id, range.id, mt, tlen, r, {
       offset,
-      ret: r.errno !== undefined ? null : r.ret,
-      errno: r.errno ?? null,
       presentBefore,
       presentAfter,
       content,
       outside: content === whole ? null : contentWord(minusContent(whole, content)),
       backing,
       freed: releasedBytes(backing, env.hugePage) >= tlen / 2,
-    };
+    });
   }, label);
 }
 
