@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
-import { HOST_BINARIES } from './initramfs.js';
+import { HOST_BINARIES, packCpio } from './initramfs.js';
 
 export const FLOOR_MARKER = 'mmatrix-floor: init';
 
@@ -19,7 +19,7 @@ export async function floorImage(): Promise<string> {
     symlinkSync('busybox', join(stage, 'bin/sh'));
     writeFileSync(join(stage, 'init'), INIT);
     chmodSync(join(stage, 'init'), 0o755);
-    await $({ cwd: stage, quiet: true })`find . -mindepth 1 | cpio -o -H newc -R 0:0 --quiet > ${join(tmp, 'initramfs.cpio')}`;
+    await packCpio(stage, join(tmp, 'initramfs.cpio'));
     await $`rm -rf ${stage}`;
   });
   return join(dir, 'initramfs.cpio');

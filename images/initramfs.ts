@@ -51,6 +51,11 @@ function copyInto(stage: string, src: string, dest = src): void {
   chmodSync(to, 0o755);
 }
 
+/** An uncompressed newc cpio of `stage`, owned by root, in a stable order. */
+export async function packCpio(stage: string, out: string): Promise<void> {
+  await $({ cwd: stage, quiet: true })`find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet > ${out}`;
+}
+
 const steps = {
   makeBaseLayout(stage: string) {
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/dropbear', 'proc', 'sys', 'dev', 'tmp', 'run', 'mnt', 'opt', 'root/.ssh', 'lib/modules', 'var/log']) {
@@ -101,9 +106,7 @@ const steps = {
   installInit(stage: string) {
     copyInto(stage, fromRoot('images/init.sh'), 'init');
   },
-  async pack(stage: string, out: string) {
-    await $({ cwd: stage, quiet: true })`find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet > ${out}`;
-  },
+  pack: packCpio,
 };
 
 export function imageKey(kernel: Kernel, bins: ImageInputs, authorizedKey: string): string {

@@ -10,7 +10,7 @@ import { prepareKernel, type Kernel } from '../images/kernel.js';
 import { accelPlan, type AccelChoice } from './accel.js';
 import { Guest } from './guest.js';
 import { track } from './procs.js';
-import { accelArgs, bootArgs, machineArgs, type Accel, type GuestConfig } from './qemu.js';
+import { accelArgs, bootArgs, GUEST_DEFAULTS, machineArgs, type Accel, type GuestConfig } from './qemu.js';
 
 export interface BenchRow {
   kernel: string;
@@ -27,7 +27,7 @@ export const median = (xs: number[]) => {
 };
 
 function bootFloor(k: Kernel, initramfs: string, accel: Accel): Promise<number> {
-  const c: GuestConfig = { kernel: k.image, initramfs, disks: [], accel, memoryMb: 1536, cpus: 1, hugepages: 0, sshPort: 0, consoleLog: '' };
+  const c: GuestConfig = { kernel: k.image, initramfs, disks: [], accel, memoryMb: GUEST_DEFAULTS.memoryMb, cpus: 1, hugepages: 0, sshPort: 0, consoleLog: '' };
   // The same machine and command line as a real guest, without network and disks.
   const args = [...accelArgs(accel), ...machineArgs(c), ...bootArgs(c), '-serial', 'stdio'];
   const t0 = Date.now();
@@ -54,7 +54,13 @@ export async function bench(specs: string[], repeat: number, accelChoice: AccelC
     const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [] };
     for (let i = 0; i < repeat; i++) {
       row.floor.push(await bootFloor(k, floor, accel));
-      const g = await Guest.boot(k, image, { accel, memoryMb: 1536, hugepages: 64, bootTimeoutMs: 120_000, consoleLog: join(dir, `${k.id}.console.log`) });
+      const g = await Guest.boot(k, image, {
+        accel,
+        memoryMb: GUEST_DEFAULTS.memoryMb,
+        hugepages: GUEST_DEFAULTS.hugepages,
+        bootTimeoutMs: GUEST_DEFAULTS.bootTimeoutS * 1000,
+        consoleLog: join(dir, `${k.id}.console.log`),
+      });
       row.ssh.push(g.bootSeconds);
       await g.close();
       log(`${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s`);

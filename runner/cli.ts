@@ -10,6 +10,7 @@ import { RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
+import { GUEST_DEFAULTS } from './qemu.js';
 import { run } from './run.js';
 import { bench, benchMarkdown } from './bench.js';
 
@@ -102,9 +103,9 @@ export function program(): Command {
     .option('-k, --kernel <spec>', 'debian:<suite> or bzimage:<path>[,modules=<dir>]; repeatable', collect)
     .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}); repeatable`, family)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
-    .option('--hugepages <n>', 'default-size huge pages the guest reserves', positiveInt, 64)
-    .option('--memory <mb>', 'guest memory in MiB', positiveInt, 1536)
-    .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, 120)
+    .option('--hugepages <n>', 'default-size huge pages the guest reserves', positiveInt, GUEST_DEFAULTS.hugepages)
+    .option('--memory <mb>', 'guest memory in MiB', positiveInt, GUEST_DEFAULTS.memoryMb)
+    .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, GUEST_DEFAULTS.bootTimeoutS)
     .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 600)
     .option('--runs-dir <dir>', 'where run folders go', 'runs')
     .option('--refresh', 'fetch fresh package lists for Debian suites', false)

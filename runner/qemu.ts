@@ -2,6 +2,9 @@
 
 export type Accel = 'kvm' | 'tcg';
 
+/** Guest defaults shared by `run` and `bench`. */
+export const GUEST_DEFAULTS = { memoryMb: 1536, hugepages: 64, bootTimeoutS: 120 } as const;
+
 export interface GuestConfig {
   kernel: string; // vmlinux (PVH) or bzImage
   initramfs: string;
