@@ -4,8 +4,8 @@
 // Each case fills the mapping, gives the advice and reads the mapping back, as zap does.
 import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
-import { MEMTYPES, type GuestEnv } from './memtypes.js';
-import { caseId, caseLength } from './observe.js';
+import type { GuestEnv } from './memtypes.js';
+import { product } from './observe.js';
 import { RANGES, observeZap, type ZapOp } from './zap.js';
 
 // The HGM series proposed MADV_SPLIT as 26, the next free value after MADV_COLLAPSE (25).
@@ -27,13 +27,5 @@ export const ADVICE_OPS: ZapOp[] = [
 ];
 
 export function adviceCases(env: GuestEnv): Case[] {
-  const len = caseLength(env);
-  const whole = RANGES[0];
-  return ADVICE_OPS.flatMap((op) =>
-    MEMTYPES.map((mt) => ({
-      id: caseId(op.id, whole.id, mt.id),
-      skip: mt.unavailable(env, len),
-      run: () => observeZap(op, whole, mt, env, len),
-    })),
-  );
+  return product(env, ADVICE_OPS, [RANGES[0]], () => true, (op, whole, mt, len) => observeZap(op, whole, mt, env, len));
 }

@@ -6,8 +6,8 @@ import type { Case } from '../guest/harness.js';
 import { contentWord, label } from '../guest/label.js';
 import { K, mm, type Mapped } from '../guest/native.js';
 import type { Observation } from '../guest/schema.js';
-import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, record, withRegion } from './observe.js';
+import type { GuestEnv, MemType, Region } from './memtypes.js';
+import { PLAIN, product, record, withRegion } from './observe.js';
 
 const SEED = 0x3c;
 // include/uapi/asm-generic/mman-common.h (since 4.17): map there or fail with EEXIST, never replace.
@@ -112,12 +112,5 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
 }
 
 export function mremapCases(env: GuestEnv): Case[] {
-  const len = caseLength(env);
-  return MREMAP_OPS.flatMap((op) =>
-    MEMTYPES.map((mt) => ({
-      id: caseId(op.id, '', mt.id),
-      skip: mt.unavailable(env, len),
-      run: () => observe(op, mt, env, len),
-    })),
-  );
+  return product(env, MREMAP_OPS, PLAIN, () => true, (op, _v, mt, len) => observe(op, mt, env, len));
 }

@@ -2,7 +2,34 @@
 // the body, tear the region down whatever happened, and check the pool came back.
 import { counters } from '../guest/proc.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
-import type { GuestEnv, MapOptions, MemType, Region } from './memtypes.js';
+import type { Case } from '../guest/harness.js';
+import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
+
+export interface Variant {
+  id: string; // '' for the plain case; otherwise it shows in the case id as op@variant
+}
+
+export const PLAIN: Variant[] = [{ id: '' }];
+
+/** The cases of a family: operations × variants × memory types, where the operation applies. */
+export function product<O extends { id: string }, V extends Variant>(
+  env: GuestEnv,
+  ops: O[],
+  variants: V[],
+  applies: (op: O, mt: MemType, v: V) => boolean,
+  observe: (op: O, v: V, mt: MemType, len: number) => Observation,
+): Case[] {
+  const len = caseLength(env);
+  return ops.flatMap((op) =>
+    variants.flatMap((v) =>
+      MEMTYPES.filter((mt) => applies(op, mt, v)).map((mt) => ({
+        id: caseId(op.id, v.id, mt.id),
+        skip: mt.unavailable(env, len),
+        run: () => observe(op, v, mt, len),
+      })),
+    ),
+  );
+}
 
 /** The case length: two huge pages, or 4 MiB where huge pages are smaller or absent. */
 export const caseLength = (env: GuestEnv) => 2 * Math.max(env.hugePage, 2 << 20);

@@ -7,8 +7,8 @@ import { allocatedBytes, label, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import type { Observation } from '../guest/schema.js';
-import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, record, withRegion } from './observe.js';
+import type { GuestEnv, MapOptions, MemType, Region } from './memtypes.js';
+import { product, record, withRegion, type Variant } from './observe.js';
 
 export interface PopulateOp {
   id: string;
@@ -26,8 +26,15 @@ export const POPULATE_OPS: PopulateOp[] = [
   { id: 'madv_willneed', map: {}, apply: advise('MADV_WILLNEED') },
 ];
 
-/** The same advice on a PROT_NONE mapping: populate must fail rather than fault. */
-const PROT_NONE_OPS = POPULATE_OPS.filter((o) => o.id.startsWith('madv_populate'));
+interface MapVariant extends Variant {
+  map: MapOptions | null; // null: the op's own mapping
+}
+
+/** The populate advice also on a PROT_NONE mapping: populate must fail rather than fault. */
+const VARIANTS: MapVariant[] = [
+  { id: '', map: null },
+  { id: 'prot_none', map: { prot: K.PROT_NONE } },
+];
 
 // Counters are taken before the mmap: a plain mmap allocates nothing they count (a hugetlb
 // reservation moves Rsvd, not Free), and MAP_POPULATE does its work inside the mmap.
@@ -48,15 +55,11 @@ function observe(op: PopulateOp, variant: string, how: MapOptions, mt: MemType, 
 }
 
 export function populateCases(env: GuestEnv): Case[] {
-  const len = caseLength(env);
-  const cases = (op: PopulateOp, variant: string, how: MapOptions) =>
-    MEMTYPES.map((mt) => ({
-      id: caseId(op.id, variant, mt.id),
-      skip: mt.unavailable(env, len),
-      run: () => observe(op, variant, how, mt, env, len),
-    }));
-  return [
-    ...POPULATE_OPS.flatMap((op) => cases(op, '', op.map)),
-    ...PROT_NONE_OPS.flatMap((op) => cases(op, 'prot_none', { prot: K.PROT_NONE })),
-  ];
+  return product(
+    env,
+    POPULATE_OPS,
+    VARIANTS,
+    (op, _mt, v) => v.map === null || op.id.startsWith('madv_populate'),
+    (op, v, mt, len) => observe(op, v.id, v.map ?? op.map, mt, env, len),
+  );
 }

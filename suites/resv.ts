@@ -6,8 +6,8 @@ import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
 import { counters, delta, type Counters } from '../guest/proc.js';
 import type { Observation } from '../guest/schema.js';
-import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, record, withRegion } from './observe.js';
+import type { GuestEnv, MapOptions, MemType, Region } from './memtypes.js';
+import { PLAIN, product, record, withRegion } from './observe.js';
 
 export interface ResvStep {
   id: string;
@@ -55,12 +55,5 @@ function observe(step: ResvStep, mt: MemType, env: GuestEnv, len: number): Obser
 }
 
 export function resvCases(env: GuestEnv): Case[] {
-  const len = caseLength(env);
-  return RESV_STEPS.flatMap((step) =>
-    MEMTYPES.filter((mt) => mt.hugetlb).map((mt) => ({
-      id: caseId(step.id, '', mt.id),
-      skip: mt.unavailable(env, len),
-      run: () => observe(step, mt, env, len),
-    })),
-  );
+  return product(env, RESV_STEPS, PLAIN, (_step, mt) => mt.hugetlb, (step, _v, mt, len) => observe(step, mt, env, len));
 }

@@ -7,8 +7,8 @@ import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
 import type { Observation } from '../guest/schema.js';
-import { MEMTYPES, type GuestEnv, type MemType, type Region } from './memtypes.js';
-import { caseId, caseLength, record, withRegion } from './observe.js';
+import type { GuestEnv, MemType, Region } from './memtypes.js';
+import { product, record, withRegion, type Variant } from './observe.js';
 
 export interface Target {
   addr: bigint;
@@ -40,8 +40,7 @@ export const ZAP_OPS: ZapOp[] = [
   },
 ];
 
-export interface RangeVariant {
-  id: string; // '' for the whole range
+export interface RangeVariant extends Variant {
   target(len: number): { offset: number; len: number };
 }
 
@@ -80,14 +79,5 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
 }
 
 export function zapCases(env: GuestEnv): Case[] {
-  const len = caseLength(env);
-  return ZAP_OPS.flatMap((op) =>
-    RANGES.flatMap((range) =>
-      MEMTYPES.filter((mt) => op.applies(mt)).map((mt) => ({
-        id: caseId(op.id, range.id, mt.id),
-        skip: mt.unavailable(env, len),
-        run: () => observeZap(op, range, mt, env, len),
-      })),
-    ),
-  );
+  return product(env, ZAP_OPS, RANGES, (op, mt) => op.applies(mt), (op, range, mt, len) => observeZap(op, range, mt, env, len));
 }
