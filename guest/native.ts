@@ -5,7 +5,7 @@ import type { Content } from './schema.js';
 export type Addr = bigint;
 export type Sys = { ret: number; errno?: undefined } | { errno: string; ret?: undefined };
 export type Mapped = { addr: Addr; errno?: undefined } | { errno: string; addr?: undefined };
-export interface Fault { signal?: 'SIGBUS' | 'SIGSEGV'; si_code?: number; offset?: number }
+export interface Fault { signal?: 'SIGBUS' | 'SIGSEGV' | 'died'; si_code?: number; offset?: number }
 
 export interface Native {
   mmap(addr: Addr | number, len: number, prot: number, flags: number, fd: number, off: number): Mapped;
@@ -20,6 +20,10 @@ export interface Native {
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
   /** Classify each 4 KiB unit; `first` is the mapping offset `addr` stands at (default 0). */
   scan(addr: Addr, len: number, seed: number, first?: number): Content;
+  /** Fork a child that writes the pattern over the range and then waits for reap(). */
+  forkFill(addr: Addr, len: number, seed: number): ({ pid: number; hold: number; ok: boolean; errno?: undefined } & Fault) | { errno: string; pid?: undefined };
+  /** Let a forkFill child exit; ret is its wait status. */
+  reap(pid: number, hold: number): Sys;
   constants: Record<string, number>;
 }
 

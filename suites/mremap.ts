@@ -27,7 +27,7 @@ export interface MremapOp {
 }
 
 /** A PROT_NONE placeholder of `len` bytes aligned to `align`, for MREMAP_FIXED to land on. */
-function placeholder(len: number, align: number): bigint {
+export function placeholder(len: number, align: number): bigint {
   const raw = mm.mmap(0, len + align, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_NORESERVE, -1, 0);
   if (raw.errno !== undefined) throw new Error(`mmap placeholder: ${raw.errno}`);
   const start = (raw.addr + BigInt(align - 1)) & ~BigInt(align - 1);
@@ -79,7 +79,7 @@ export const MREMAP_OPS: MremapOp[] = [
 ];
 
 function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observation {
-  const align = Math.max(env.hugePage, 2 << 20);
+  const align = Math.max(mt.hugePage(env), 2 << 20);
   return withRegion(mt, env, len, {}, (region) => {
     const filled = mm.fill(region.addr, len, SEED);
     if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "guard.h"
 
@@ -206,6 +207,61 @@ static napi_value js_scan(napi_env env, napi_callback_info info) {
 #define MFD_HUGETLB 4
 #endif
 
+/* forkFill(addr, len, seed): fork a child that writes the pattern over the range (a private
+ * mapping's COW faults happen in the child) and then waits. Returns {pid, hold, ok, signal?}
+ * once the child has written; the child lives until reap(pid, hold), so the caller can read
+ * the counters while the child still holds its pages. */
+static napi_value js_fork_fill(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint8_t *base = ptr(env, argv[0]);
+  size_t len = (size_t)num(env, argv[1]);
+  uint32_t seed = (uint32_t)num(env, argv[2]);
+  int up[2], down[2];
+  if (pipe2(up, O_CLOEXEC) < 0) return result(env, -1, errno);
+  if (pipe2(down, O_CLOEXEC) < 0) { int e = errno; close(up[0]); close(up[1]); return result(env, -1, e); }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(up[0]); close(up[1]); close(down[0]); close(down[1]);
+    return result(env, -1, e);
+  }
+  if (pid == 0) { /* child: only async-signal-safe calls from here on */
+    struct guard_fault f;
+    char c;
+    close(up[0]);
+    close(down[1]);
+    guard_fill(base, len, seed, &f);
+    if (write(up[1], &f, sizeof f) != (ssize_t)sizeof f) _exit(3);
+    while (read(down[0], &c, 1) < 0 && errno == EINTR) {}
+    _exit(0);
+  }
+  close(up[1]);
+  close(down[0]);
+  struct guard_fault f = {0};
+  ssize_t n;
+  while ((n = read(up[0], &f, sizeof f)) < 0 && errno == EINTR) {}
+  close(up[0]);
+  napi_value o = obj(env);
+  set_num(env, o, "pid", pid);
+  set_num(env, o, "hold", down[1]);
+  napi_value ok; napi_get_boolean(env, n == (ssize_t)sizeof f && f.signo == 0, &ok);
+  napi_set_named_property(env, o, "ok", ok);
+  if (n != (ssize_t)sizeof f) set_str(env, o, "signal", "died"); /* the child died before reporting */
+  else set_fault(env, o, &f);
+  return o;
+}
+
+/* reap(pid, hold): let a forkFill child exit and wait for it. {ret: wait status} */
+static napi_value js_reap(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  pid_t pid = (pid_t)num(env, argv[0]);
+  close((int)num(env, argv[1]));
+  int st = 0;
+  pid_t r;
+  while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
+  return result(env, r < 0 ? -1 : st, errno);
+}
+
 static napi_value constants(napi_env env) {
   napi_value o = obj(env);
 #define C(name) set_num(env, o, #name, (double)(name))
@@ -235,6 +291,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"pagemap", 0, js_pagemap, 0, 0, 0, napi_enumerable, 0},
     {"fill", 0, js_fill, 0, 0, 0, napi_enumerable, 0},
     {"scan", 0, js_scan, 0, 0, 0, napi_enumerable, 0},
+    {"forkFill", 0, js_fork_fill, 0, 0, 0, napi_enumerable, 0},
+    {"reap", 0, js_reap, 0, 0, 0, napi_enumerable, 0},
     {"constants", 0, 0, 0, 0, constants(env), napi_enumerable, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);
