@@ -33,6 +33,7 @@ export interface LabelFacts {
   moved?: boolean | null;
   tail?: string | null;
   old?: string | null;
+  fault?: string | null;
 }
 
 export function presenceWord(present: number, units: number): string {
@@ -44,6 +45,7 @@ export function label(f: LabelFacts): string {
   const words = ['ok'];
   if (f.moved) words.push('moved');
   if (f.content) words.push(contentWord(f.content));
+  if (f.fault) words.push(f.fault);
   if (f.tail) words.push(`tail:${f.tail}`);
   if (f.old) words.push(`old:${f.old}`);
   if (f.presence) words.push(f.presence);
@@ -54,12 +56,15 @@ export function label(f: LabelFacts): string {
   return words.join(' ');
 }
 
-/** Bytes of backing memory released, by the counters that back each kind of memory. */
-export function releasedBytes(b: { hugeFree: number; shmemKb: number; rssAnonKb: number }, hugePage: number): number {
-  return Math.max(0, b.hugeFree) * hugePage + Math.max(0, -b.shmemKb) * 1024 + Math.max(0, -b.rssAnonKb) * 1024;
+type Moved = { hugeFree: number; shmemKb: number; rssAnonKb: number; fileKb?: number };
+
+/** Bytes of backing memory released, by the counters that back each kind of memory (a shmem
+ * file's blocks are its Shmem pages: the larger of the two counts, not their sum). */
+export function releasedBytes(b: Moved, hugePage: number): number {
+  return Math.max(0, b.hugeFree) * hugePage + Math.max(0, -b.shmemKb, -(b.fileKb ?? 0)) * 1024 + Math.max(0, -b.rssAnonKb) * 1024;
 }
 
-/** Bytes of backing memory allocated: huge pages taken, shmem grown, anonymous pages made. */
-export function allocatedBytes(b: { hugeFree: number; shmemKb: number; rssAnonKb: number }, hugePage: number): number {
-  return Math.max(0, -b.hugeFree) * hugePage + Math.max(0, b.shmemKb) * 1024 + Math.max(0, b.rssAnonKb) * 1024;
+/** Bytes of backing memory allocated: huge pages taken, shmem or file blocks grown, anonymous pages made. */
+export function allocatedBytes(b: Moved, hugePage: number): number {
+  return Math.max(0, -b.hugeFree) * hugePage + Math.max(0, b.shmemKb, b.fileKb ?? 0) * 1024 + Math.max(0, b.rssAnonKb) * 1024;
 }

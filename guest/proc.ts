@@ -1,5 +1,5 @@
 // Counters from /proc: system-wide (meminfo, hugepages) and this process (status).
-import { readFileSync } from 'node:fs';
+import { existsSync, fstatSync, readdirSync, readFileSync } from 'node:fs';
 import type { Backing } from './schema.js';
 
 function fields(path: string): Map<string, number> {
@@ -12,26 +12,46 @@ function fields(path: string): Map<string, number> {
 }
 
 export interface Counters {
-  hugeFree: number;
-  hugeRsvd: number;
+  hugeFree: number; // summed over every huge page size: a case uses one size, so its
+  hugeRsvd: number; // deltas count pages of that size
   hugeTotal: number;
   shmemKb: number;
   rssAnonKb: number;
   rssShmemKb: number;
   rssFileKb: number;
+  fileKb: number; // blocks the backing file holds (st_blocks), 0 without a file
 }
 
-export function counters(): Counters {
+const HSTATES = '/sys/kernel/mm/hugepages';
+
+/** Each huge page size's pool (bytes → counts), from /sys/kernel/mm/hugepages/hugepages-<kB>kB. */
+export function hugePools(): Map<number, { total: number; free: number; rsvd: number }> {
+  const pools = new Map<number, { total: number; free: number; rsvd: number }>();
+  if (!existsSync(HSTATES)) return pools;
+  for (const d of readdirSync(HSTATES)) {
+    const kb = /^hugepages-(\d+)kB$/.exec(d);
+    if (!kb) continue;
+    const read = (f: string) => Number(readFileSync(`${HSTATES}/${d}/${f}`, 'utf8'));
+    pools.set(Number(kb[1]) * 1024, { total: read('nr_hugepages'), free: read('free_hugepages'), rsvd: read('resv_hugepages') });
+  }
+  return pools;
+}
+
+/** The counters now; `fd` is the backing file whose blocks count as fileKb. */
+export function counters(fd = -1): Counters {
   const mi = fields('/proc/meminfo');
   const st = fields('/proc/self/status');
+  const pools = [...hugePools().values()];
+  const sum = (k: 'total' | 'free' | 'rsvd') => pools.reduce((n, p) => n + p[k], 0);
   return {
-    hugeFree: mi.get('HugePages_Free') ?? 0,
-    hugeRsvd: mi.get('HugePages_Rsvd') ?? 0,
-    hugeTotal: mi.get('HugePages_Total') ?? 0,
+    hugeFree: sum('free'),
+    hugeRsvd: sum('rsvd'),
+    hugeTotal: sum('total'),
     shmemKb: mi.get('Shmem') ?? 0,
     rssAnonKb: st.get('RssAnon') ?? 0,
     rssShmemKb: st.get('RssShmem') ?? 0,
     rssFileKb: st.get('RssFile') ?? 0,
+    fileKb: fd >= 0 ? fstatSync(fd).blocks / 2 : 0,
   };
 }
 
@@ -43,6 +63,7 @@ export function delta(before: Counters, after: Counters): Backing {
     rssAnonKb: after.rssAnonKb - before.rssAnonKb,
     rssShmemKb: after.rssShmemKb - before.rssShmemKb,
     rssFileKb: after.rssFileKb - before.rssFileKb,
+    fileKb: after.fileKb - before.fileKb,
   };
 }
 

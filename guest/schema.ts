@@ -23,6 +23,7 @@ export interface Backing {
   rssAnonKb: number; // RssAnon (self/status) delta
   rssShmemKb: number; // RssShmem delta
   rssFileKb: number; // RssFile delta
+  fileKb?: number; // the backing file's blocks (st_blocks) delta, in kB
 }
 
 export interface Observation {
@@ -45,6 +46,8 @@ export interface Observation {
   moved?: boolean | null; // mremap: the mapping now starts elsewhere
   tail?: string | null; // mremap grow: what the grown part reads as (zeroed, kept, SIGBUS, …)
   old?: string | null; // mremap: what the range the mapping left reads as (SIGSEGV when unmapped)
+  child?: string | null; // resv fork: what a forked child's writes met (ok, SIGBUS)
+  fault?: string | null; // populate's plain touch: the signal it met (SIGBUS), absent when none
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   label: string; // short cell text, derived from the above
 }

@@ -9,7 +9,7 @@ import { $ } from 'zx';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import type { Kernel } from './kernel.js';
 import { clientKey, makeHostKey } from './keys.js';
-import { guestModules } from './modules.js';
+import { GUEST_MODULES, guestModules } from './modules.js';
 import { fromRoot } from './paths.js';
 
 const BUILDER_VERSION = 3;
@@ -117,6 +117,7 @@ export function imageKey(kernel: Kernel, bins: ImageInputs, authorizedKey: strin
     fileStamp(bins.dropbear),
     fileStamp(bins.node),
     readFileSync(fromRoot('images/init.sh'), 'utf8'),
+    GUEST_MODULES.join(','),
     authorizedKey,
   ]);
 }

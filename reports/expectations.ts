@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../images/apt.js';
 import { fromRoot } from '../images/paths.js';
+import { patternRegex } from '../guest/pattern.js';
+
 
 export const EXPECTATIONS_SCHEMA = 'mmatrix.expectations/1';
 
@@ -22,20 +24,6 @@ interface Entry {
 export type Verdict =
   | { status: 'conformant' | 'deviation'; expected: string; source: string }
   | { status: 'none' };
-
-/** Expand {a,b} alternatives: "x{,@mid}.y" → ["x.y", "x@mid.y"]. */
-export function expandBraces(p: string): string[] {
-  const m = /\{([^{}]*)\}/.exec(p);
-  if (!m) return [p];
-  return m[1].split(',').flatMap((alt) => expandBraces(p.slice(0, m.index) + alt + p.slice(m.index + m[0].length)));
-}
-
-function patternRegex(p: string): RegExp {
-  const body = expandBraces(p)
-    .map((alt) => alt.split('*').map((s) => s.replace(/[.+?^$()|[\]\\]/g, '\\$&')).join('.*'))
-    .join('|');
-  return new RegExp(`^(?:${body})$`);
-}
 
 /** "6.12.117+deb13-amd64" → [6, 12, 117]; "7.3-amd64" → [7, 3]. */
 export function versionOf(release: string): number[] {

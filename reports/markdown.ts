@@ -1,5 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { cellText, kernelTitle, verdictCounts, type Results } from './results.js';
+import { cellText, kernelTitle, poolLeaks, verdictCounts, type Results } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -21,7 +21,7 @@ export function renderMarkdown(r: Results): string {
     const cells = kernels.map((k) => esc(cellText(k.cases.find((c) => c.id === id))));
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
-  lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation.');
+  lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation; ⚠pool: the case left the hugetlb pool off its baseline.');
   lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation |', '|---|---|---|---|---|---|---|');
   for (const k of kernels) {
     const boot = k.bootSeconds === null ? '—' : `${k.bootSeconds.toFixed(2)} s`;
@@ -33,6 +33,11 @@ export function renderMarkdown(r: Results): string {
     k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`- ${kernelTitle(k)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`] : [])),
   );
   if (deviations.length) lines.push('', '## Deviations', '', ...deviations);
+  const pool = kernels.flatMap((k) => [
+    ...poolLeaks(k).map((c) => `- ${kernelTitle(k)} ${c.id}: the hugetlb pool did not return to its pre-case baseline`),
+    ...(k.poolDrift ?? []).map((d) => `- ${kernelTitle(k)} after the ${d.after} suite: ${d.drift.join(', ')} against the baseline at boot`),
+  ]);
+  if (pool.length) lines.push('', '## Hugetlb pool leaks', '', ...pool);
   const errors = kernels.filter((k) => k.error);
   if (errors.length) {
     lines.push('', '## Errors', '');

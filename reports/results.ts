@@ -24,8 +24,11 @@ export interface KernelResult {
   hugePageKb: number | null;
   hugepagesRequested: number;
   hugepagesObtained: number | null;
+  gigantic?: number | null; // 1 GiB huge pages the guest obtained
   thp: string | null;
   error: { phase: string; message: string; detail?: string } | null;
+  /** Families after which the hugetlb pools were not back at their baseline from boot. */
+  poolDrift?: { after: string; drift: string[] }[];
   cases: CaseResult[];
 }
 
@@ -43,7 +46,7 @@ export function cellText(c: CaseResult | undefined): string {
   if (!c) return '—';
   if (c.status === 'skip') return 'SKIP';
   if (c.status === 'error') return 'ERROR';
-  const label = c.observation?.label ?? 'ERROR';
+  const label = `${c.observation?.label ?? 'ERROR'}${c.observation?.poolBalanced === false ? ' ⚠pool' : ''}`;
   const v = c.verdict;
   if (v?.status === 'conformant') return `${label} ✓`;
   if (v?.status === 'deviation') return `${label} ✗ (expected ${v.expected})`;
@@ -58,4 +61,9 @@ export function verdictCounts(k: KernelResult): Record<'conformant' | 'deviation
 
 export function kernelTitle(k: KernelResult): string {
   return k.release ?? k.spec;
+}
+
+/** Cases that left a hugetlb pool off its pre-case baseline: a leak or an underflow. */
+export function poolLeaks(k: KernelResult): CaseResult[] {
+  return k.cases.filter((c) => c.observation?.poolBalanced === false);
 }

@@ -6,7 +6,7 @@ import { InputError } from '../images/apt.js';
 import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
 import { Expectations } from '../reports/expectations.js';
 import { RunFolder, newRunId } from '../reports/runfolder.js';
-import { RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
+import { poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
@@ -29,6 +29,10 @@ function family(v: string, prev: Family[] = []): Family[] {
   return [...prev, v];
 }
 
+function poolSize(v: string): number | 'auto' {
+  return v === 'auto' ? 'auto' : positiveInt(v);
+}
+
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 // A reader that goes away (`mmatrix run | head`) must not end the run: results still land on disk.
@@ -41,6 +45,8 @@ function log(line: string): void {
 interface RunFlags {
   kernel?: string[];
   suite?: Family[];
+  case?: string[];
+  pool1g: number | 'auto';
   accel: AccelChoice;
   hugepages: number;
   memory: number;
@@ -72,6 +78,8 @@ async function runCommand(f: RunFlags): Promise<number> {
     {
       kernels,
       families: f.suite ?? [...FAMILIES],
+      cases: f.case ?? [],
+      pool1g: f.pool1g,
       accel: f.accel,
       hugepages: f.hugepages,
       memoryMb: f.memory,
@@ -89,8 +97,10 @@ async function runCommand(f: RunFlags): Promise<number> {
   log(`results: ${rel}/results.json`);
   if (!results.complete) return EXIT.incomplete;
   const deviations = results.kernels.reduce((n, k) => n + verdictCounts(k).deviation, 0);
+  const leaks = results.kernels.reduce((n, k) => n + poolLeaks(k).length + (k.poolDrift?.length ?? 0), 0);
   if (deviations) log(`${deviations} deviation(s) from the expectation table`);
-  return deviations ? EXIT.deviation : EXIT.ok;
+  if (leaks) log(`${leaks} hugetlb pool leak(s): see matrix.md`);
+  return deviations || leaks ? EXIT.deviation : EXIT.ok;
 }
 
 export function program(): Command {
@@ -103,7 +113,9 @@ export function program(): Command {
     .option('-k, --kernel <spec>', 'debian:<suite> or bzimage:<path>[,modules=<dir>]; repeatable', collect)
     .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}); repeatable`, family)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('-c, --case <pattern>', "only cases whose id matches (* and {a,b}), e.g. 'madv_dontneed*.hugetlbfs-*'; repeatable", collect)
     .option('--hugepages <n>', 'default-size huge pages the guest reserves', positiveInt, GUEST_DEFAULTS.hugepages)
+    .option('--pool-1g <n>', '1 GiB huge pages the guest reserves (auto: 2 under KVM, 0 under TCG)', poolSize, 'auto')
     .option('--memory <mb>', 'guest memory in MiB', positiveInt, GUEST_DEFAULTS.memoryMb)
     .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, GUEST_DEFAULTS.bootTimeoutS)
     .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 600)

@@ -9,7 +9,7 @@ import { clientKey, keyBlob } from '../images/keys.js';
 import { GUEST_DIR } from './bundle.js';
 import { InfraError } from './errors.js';
 import { track } from './procs.js';
-import { qemuArgs, type Accel, type GuestConfig } from './qemu.js';
+import { qemuArgs, type Accel, type Disk, type GuestConfig } from './qemu.js';
 import { Ssh, waitForBanner, type ExecResult } from './ssh.js';
 
 export interface GuestOptions {
@@ -18,6 +18,8 @@ export interface GuestOptions {
   hugepages: number;
   bootTimeoutMs: number;
   consoleLog: string;
+  extraCmdline?: string;
+  disks?: Disk[]; // more virtio disks after the node disk
   qemu?: string;
 }
 
@@ -25,6 +27,7 @@ export interface GuestFacts {
   release: string;
   hugePageKb: number;
   hugepagesObtained: number;
+  gigantic: number; // 1 GiB huge pages in the pool
   thp: string;
 }
 
@@ -36,6 +39,29 @@ function freePort(): Promise<number> {
       const port = (s.address() as { port: number }).port;
       s.close(() => resolve(port));
     });
+  });
+}
+
+export type Pools = Record<string, { free: number; rsvd: number }>;
+
+export function parsePools(text: string): Pools {
+  const pools: Pools = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\d+kB) (\d+) (\d+)$/.exec(line.trim());
+    if (m) pools[m[1]] = { free: Number(m[2]), rsvd: Number(m[3]) };
+  }
+  return pools;
+}
+
+/** How `now` differs from `base`, one phrase per pool ("2048kB free 62/64"); empty when equal. */
+export function poolDrift(base: Pools, now: Pools): string[] {
+  return Object.keys(base).flatMap((size) => {
+    const a = base[size];
+    const b = now[size] ?? { free: 0, rsvd: 0 };
+    return [
+      ...(a.free !== b.free ? [`${size} free ${b.free}/${a.free}`] : []),
+      ...(a.rsvd !== b.rsvd ? [`${size} rsvd ${b.rsvd}/${a.rsvd}`] : []),
+    ];
   });
 }
 
@@ -58,13 +84,14 @@ export class Guest {
     const config: GuestConfig = {
       kernel: kernel.image,
       initramfs: image.initramfs,
-      disks: [image.nodeDisk],
+      disks: [{ file: image.nodeDisk, mode: 'ro' }, ...(o.disks ?? [])],
       accel: o.accel,
       memoryMb: o.memoryMb,
       cpus: 1,
       hugepages: o.hugepages,
       sshPort: await freePort(),
       consoleLog: o.consoleLog,
+      extraCmdline: o.extraCmdline,
     };
     const t0 = Date.now();
     const proc = spawn(o.qemu ?? 'qemu-system-x86_64', qemuArgs(config), { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -99,11 +126,17 @@ export class Guest {
 
   async facts(): Promise<GuestFacts> {
     const r = await this.exec(
-      'uname -r; cat /proc/sys/vm/nr_hugepages; sed -n "s/^Hugepagesize: *\\([0-9]*\\).*/\\1/p" /proc/meminfo; cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none',
+      'uname -r; cat /proc/sys/vm/nr_hugepages; sed -n "s/^Hugepagesize: *\\([0-9]*\\).*/\\1/p" /proc/meminfo; cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none; cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0',
     );
-    const [release, obtained, hp, thp] = r.stdout.trim().split('\n');
+    const [release, obtained, hp, thp, gig] = r.stdout.trim().split('\n');
     const mode = /\[(\w+)\]/.exec(thp ?? '')?.[1] ?? 'none';
-    return { release, hugepagesObtained: Number(obtained) || 0, hugePageKb: Number(hp) || 0, thp: mode };
+    return { release, hugepagesObtained: Number(obtained) || 0, hugePageKb: Number(hp) || 0, thp: mode, gigantic: Number(gig) || 0 };
+  }
+
+  /** Each huge page pool's free and reserved counts, keyed by size ("2048kB"). */
+  async pools(): Promise<Pools> {
+    const r = await this.exec('cd /sys/kernel/mm/hugepages 2>/dev/null && for d in hugepages-*; do echo "${d#hugepages-} $(cat $d/free_hugepages) $(cat $d/resv_hugepages)"; done');
+    return parsePools(r.stdout);
   }
 
   async push(bundle: Buffer): Promise<void> {

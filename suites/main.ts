@@ -1,7 +1,10 @@
-// Guest entry point: `node suites/main.js <family>` runs one family's cases and prints TAP.
+// Guest entry point: `node suites/main.js <family> [pattern…]` runs one family's cases (those
+// whose id matches a pattern, when given) and prints TAP.
 import { release } from 'node:os';
 import { runCases, type Case } from '../guest/harness.js';
-import { counters, hugePageSize, thpMode } from '../guest/proc.js';
+import { caseFilter } from '../guest/pattern.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { hugePools, hugePageSize, thpMode } from '../guest/proc.js';
 import { Tap } from '../guest/tap.js';
 import { isFamily, type Family } from './families.js';
 import type { GuestEnv } from './memtypes.js';
@@ -13,6 +16,12 @@ import { zapCases } from './zap.js';
 
 const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases, resv: resvCases };
 
+/** `dir` when a filesystem of `type` is mounted there, else null. */
+function mounted(dir: string, type: string): string | null {
+  if (!existsSync('/proc/mounts')) return null;
+  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => { const f = l.split(' '); return f[1] === dir && f[2] === type; }) ? dir : null;
+}
+
 function main(argv: string[]): number {
   const tap = new Tap();
   const family = argv[0] ?? '';
@@ -22,13 +31,16 @@ function main(argv: string[]): number {
   }
   const env: GuestEnv = {
     hugePage: hugePageSize(),
-    hugeFree: counters().hugeFree,
+    pools: Object.fromEntries([...hugePools()].map(([size, p]) => [size, p.free])),
     hugetlbfs: process.env.MMATRIX_HUGETLBFS ?? '/mnt/huge',
+    hugetlbfs1g: process.env.MMATRIX_HUGETLBFS_1G ?? '/mnt/huge1g',
     tmpfs: process.env.MMATRIX_TMPFS ?? '/dev/shm',
+    ext4: mounted(process.env.MMATRIX_EXT4 ?? '/mnt/ext4', 'ext4'),
     thp: thpMode(),
   };
-  const cases = BUILDERS[family](env);
-  tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${env.hugeFree}`);
+  const cases = BUILDERS[family](env).filter((c) => caseFilter(argv.slice(1))(c.id));
+  const pools = Object.entries(env.pools).map(([size, free]) => `${Number(size) >> 20}M:${free}`).join(' ');
+  tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'}`);
   return runCases(cases, tap) > 0 ? 1 : 0;
 }
 

@@ -4,12 +4,16 @@ import { closeSync, openSync, unlinkSync } from 'node:fs';
 import { K, mm } from '../guest/native.js';
 
 export interface GuestEnv {
-  hugePage: number; // bytes, 0 without hugetlb
-  hugeFree: number; // free pages in the default pool
-  hugetlbfs: string; // mount point of a hugetlbfs
+  hugePage: number; // default huge page size in bytes, 0 without hugetlb
+  pools: Record<number, number>; // free huge pages per page size in bytes
+  hugetlbfs: string; // mount point of a hugetlbfs of the default size
+  hugetlbfs1g: string; // and of one with 1 GiB pages
   tmpfs: string; // mount point of a tmpfs
+  ext4: string | null; // mount point of the scratch ext4 filesystem, null without one
   thp: string; // transparent_hugepage/enabled mode, 'none' without THP
 }
+
+const GIB = 1 << 30;
 
 export interface Region {
   addr: bigint; // where the mapping is now: an mremap that moves or resizes it updates these,
@@ -21,6 +25,7 @@ export interface Region {
 interface Backing {
   name: string;
   hugetlb: boolean;
+  gigantic?: boolean; // 1 GiB huge pages instead of the default size
   thp?: boolean; // anonymous memory advised MADV_HUGEPAGE
   mapFlags?: number; // extra mmap flags
   sharedOnly?: boolean;
@@ -35,6 +40,8 @@ export interface MemType {
   shared: boolean;
   hugetlb: boolean;
   file: boolean; // has a backing fd (fallocate applies)
+  /** Its huge page size in bytes; 0 for memory that is not hugetlb. */
+  hugePage(env: GuestEnv): number;
   /** Why this type cannot run here, or null. */
   unavailable(env: GuestEnv, len: number): string | null;
   create(len: number, env: GuestEnv, how?: MapOptions): Region;
@@ -66,21 +73,29 @@ function fileIn(dir: string, len: number): { fd: number; path: string } {
 }
 
 const anon = () => ({ fd: -1 });
+// The page size in the flags, log2 above MAP_HUGE_SHIFT (memfd_create's MFD_HUGE_SHIFT is the same 26).
+const HUGE_1GB = 30 << 26;
 
 const BACKINGS: Backing[] = [
   { name: 'anon', hugetlb: false, open: anon },
   { name: 'anon-thp', hugetlb: false, thp: true, privateOnly: true, open: anon },
   { name: 'memfd', hugetlb: false, open: (len) => memfd(len, 0) },
   { name: 'tmpfs', hugetlb: false, open: (len, env) => fileIn(env.tmpfs, len) },
+  { name: 'ext4', hugetlb: false, open: (len, env) => fileIn(env.ext4!, len) },
   { name: 'hugetlbfs', hugetlb: true, open: (len, env) => fileIn(env.hugetlbfs, len) },
   { name: 'memfd-hugetlb', hugetlb: true, open: (len) => memfd(len, K.MFD_HUGETLB) },
   { name: 'map-hugetlb', hugetlb: true, mapFlags: K.MAP_HUGETLB, open: anon },
+  { name: 'hugetlbfs-1g', hugetlb: true, gigantic: true, open: (len, env) => fileIn(env.hugetlbfs1g, len) },
+  { name: 'memfd-hugetlb-1g', hugetlb: true, gigantic: true, open: (len) => memfd(len, K.MFD_HUGETLB | HUGE_1GB) },
+  { name: 'map-hugetlb-1g', hugetlb: true, gigantic: true, mapFlags: K.MAP_HUGETLB | HUGE_1GB, open: anon },
 ];
 
-function hugetlbNeed(env: GuestEnv, len: number): string | null {
+function hugetlbNeed(env: GuestEnv, len: number, size: number, gigantic: boolean): string | null {
   if (!env.hugePage) return 'kernel has no hugetlb support';
-  const need = Math.ceil(len / env.hugePage);
-  return env.hugeFree < need ? `need ${need} free huge pages, pool has ${env.hugeFree}` : null;
+  const need = Math.ceil(len / size);
+  const free = env.pools[size] ?? 0;
+  if (gigantic && free === 0) return 'no 1 GiB huge pages in the guest (run with --pool-1g N)';
+  return free < need ? `need ${need} free ${size >> 20} MiB huge pages, pool has ${free}` : null;
 }
 
 const THP_ALIGN = 2 << 20;
@@ -104,8 +119,10 @@ function memtype(b: Backing, shared: boolean): MemType {
     shared,
     hugetlb: b.hugetlb,
     file: b.open !== anon,
+    hugePage: (env) => (!b.hugetlb ? 0 : b.gigantic ? GIB : env.hugePage),
     unavailable(env, len) {
-      if (b.hugetlb) return hugetlbNeed(env, len);
+      if (b.hugetlb) return hugetlbNeed(env, len, b.gigantic ? GIB : env.hugePage, !!b.gigantic);
+      if (b.name === 'ext4' && !env.ext4) return 'no scratch ext4 filesystem in the guest';
       if (b.thp && !['always', 'madvise'].includes(env.thp)) return `THP is '${env.thp}'`;
       return null;
     },

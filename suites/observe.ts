@@ -7,6 +7,9 @@ import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } f
 
 export interface Variant {
   id: string; // '' for the plain case; otherwise it shows in the case id as op@variant
+  /** A length of its own instead of caseLength (whether the type can run here is still
+   * judged at caseLength: a variant may mean to go beyond what the pool holds). */
+  length?(env: GuestEnv, mt: MemType): number;
 }
 
 export const PLAIN: Variant[] = [{ id: '' }];
@@ -19,20 +22,18 @@ export function product<O extends { id: string }, V extends Variant>(
   applies: (op: O, mt: MemType, v: V) => boolean,
   observe: (op: O, v: V, mt: MemType, len: number) => Observation,
 ): Case[] {
-  const len = caseLength(env);
   return ops.flatMap((op) =>
     variants.flatMap((v) =>
-      MEMTYPES.filter((mt) => applies(op, mt, v)).map((mt) => ({
-        id: caseId(op.id, v.id, mt.id),
-        skip: mt.unavailable(env, len),
-        run: () => observe(op, v, mt, len),
-      })),
+      MEMTYPES.filter((mt) => applies(op, mt, v)).map((mt) => {
+        const len = v.length?.(env, mt) ?? caseLength(env, mt);
+        return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, caseLength(env, mt)), run: () => observe(op, v, mt, len) };
+      }),
     ),
   );
 }
 
-/** The case length: two huge pages, or 4 MiB where huge pages are smaller or absent. */
-export const caseLength = (env: GuestEnv) => 2 * Math.max(env.hugePage, 2 << 20);
+/** The case length: two huge pages of the type's size, or 4 MiB where they are smaller or absent. */
+export const caseLength = (env: GuestEnv, mt: MemType) => 2 * Math.max(mt.hugePage(env), 2 << 20);
 
 export const caseId = (op: string, variant: string, mt: string) => `${op}${variant ? `@${variant}` : ''}.${mt}`;
 

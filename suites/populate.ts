@@ -1,7 +1,9 @@
 // The populate family (seed 004): MAP_POPULATE, MADV_POPULATE_READ/WRITE and MADV_WILLNEED
 // on a fresh mapping, and the same advice on a PROT_NONE mapping. Records whether the page
 // tables were populated (pagemap), whether backing memory was allocated, and whether a
-// private mapping got private copies (its COW broken).
+// private mapping got private copies (its COW broken). On hugetlb, also a MAP_NORESERVE
+// mapping two pages larger than the free pool: what each populate returns there, against
+// what a plain touch of it does.
 import type { Case } from '../guest/harness.js';
 import { allocatedBytes, label, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
@@ -13,7 +15,7 @@ import { product, record, withRegion, type Variant } from './observe.js';
 export interface PopulateOp {
   id: string;
   map: MapOptions; // how the mapping is made
-  apply(r: Region): Sys; // after mmap; map_populate does its work in mmap itself
+  apply(r: Region): Sys & { fault?: string }; // after mmap; map_populate does its work in mmap itself
 }
 
 const advise = (name: string) => (r: Region) => mm.madvise(r.addr, r.len, K[name]);
@@ -24,32 +26,59 @@ export const POPULATE_OPS: PopulateOp[] = [
   { id: 'madv_populate_read', map: {}, apply: advise('MADV_POPULATE_READ') },
   { id: 'madv_populate_write', map: {}, apply: advise('MADV_POPULATE_WRITE') },
   { id: 'madv_willneed', map: {}, apply: advise('MADV_WILLNEED') },
+  {
+    id: 'touch',
+    map: {},
+    apply: (r) => {
+      const f = mm.fill(r.addr, r.len, 0x11);
+      return f.ok ? { ret: 0 } : { ret: 0, fault: f.signal };
+    },
+  },
 ];
 
 interface MapVariant extends Variant {
   map: MapOptions | null; // null: the op's own mapping
+  applies(op: PopulateOp, mt: MemType): boolean;
 }
 
-/** The populate advice also on a PROT_NONE mapping: populate must fail rather than fault. */
+const isPopulate = (op: PopulateOp) => op.id.startsWith('madv_populate');
+
 const VARIANTS: MapVariant[] = [
-  { id: '', map: null },
-  { id: 'prot_none', map: { prot: K.PROT_NONE } },
+  { id: '', map: null, applies: (op) => op.id !== 'touch' },
+  // The populate advice on a PROT_NONE mapping: populate must fail rather than fault.
+  { id: 'prot_none', map: { prot: K.PROT_NONE }, applies: isPopulate },
+  // Seed 004: on a MAP_NORESERVE hugetlb mapping the pool cannot back, populate should
+  // report the failure where a touch gets SIGBUS.
+  {
+    id: 'noreserve_overcommit',
+    map: { flags: K.MAP_NORESERVE },
+    applies: (op, mt) => mt.hugetlb && op.id !== 'madv_willneed',
+    length: (env, mt) => ((env.pools[mt.hugePage(env)] ?? 0) + 2) * mt.hugePage(env),
+  },
 ];
 
+/** The variant's mapping options over the op's own (flags add up). */
+function mapping(op: PopulateOp, v: MapVariant): MapOptions {
+  if (!v.map) return op.map;
+  return { prot: v.map.prot ?? op.map.prot, flags: (op.map.flags ?? 0) | (v.map.flags ?? 0) };
+}
+
 // Counters are taken before the mmap: a plain mmap allocates nothing they count (a hugetlb
-// reservation moves Rsvd, not Free), and MAP_POPULATE does its work inside the mmap.
+// reservation moves Rsvd, not Free), and MAP_POPULATE does its work inside the mmap. The
+// backing file is new and sparse, so its blocks start from 0 (fileKb of "no file").
 function observe(op: PopulateOp, variant: string, how: MapOptions, mt: MemType, env: GuestEnv, len: number): Observation {
   const before = counters();
   return withRegion(mt, env, len, how, (region) => {
     const presentBefore = mm.pagemap(region.addr, len).present;
     const r = op.apply(region);
-    const backing = delta(before, counters());
+    const backing = delta(before, counters(region.fd));
     return record(op.id, variant, mt, len, r, {
       presentBefore,
       presentAfter: mm.pagemap(region.addr, len).present,
       backing,
-      allocated: allocatedBytes(backing, env.hugePage) >= len / 2,
+      allocated: allocatedBytes(backing, mt.hugePage(env)) >= len / 2,
       cow: mt.shared || mt.hugetlb ? null : backing.rssAnonKb * 1024 >= len / 2,
+      ...(r.fault ? { fault: r.fault } : {}),
     });
   }, (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096) }));
 }
@@ -59,7 +88,7 @@ export function populateCases(env: GuestEnv): Case[] {
     env,
     POPULATE_OPS,
     VARIANTS,
-    (op, _mt, v) => v.map === null || op.id.startsWith('madv_populate'),
-    (op, v, mt, len) => observe(op, v.id, v.map ?? op.map, mt, env, len),
+    (op, mt, v) => v.applies(op, mt),
+    (op, v, mt, len) => observe(op, v.id, mapping(op, v), mt, env, len),
   );
 }

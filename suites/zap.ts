@@ -58,10 +58,10 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
     const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
     const filled = mm.fill(region.addr, len, SEED);
     if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
-    const before = counters();
+    const before = counters(region.fd);
     const presentBefore = mm.pagemap(target.addr, tlen).present;
     const r = op.apply(region, target);
-    const after = counters();
+    const after = counters(region.fd);
     const presentAfter = mm.pagemap(target.addr, tlen).present;
     const whole = mm.scan(region.addr, len, SEED);
     const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
@@ -73,7 +73,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       content,
       outside: content === whole ? null : contentWord(minusContent(whole, content)),
       backing,
-      freed: releasedBytes(backing, env.hugePage) >= tlen / 2,
+      freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
     });
   }, label);
 }

@@ -54,8 +54,22 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
     t.is(k.hugepagesObtained, 64, 'the pool /init asked for was obtained');
     t.true((k.bootSeconds ?? 0) > 0);
     t.true(k.cases.length >= 100, `${k.cases.length} cases`);
-    t.true(k.cases.every((c) => c.status === 'observed'), JSON.stringify(k.cases.filter((c) => c.status !== 'observed')));
-    t.true(k.cases.every((c) => c.observation!.poolBalanced !== false), 'every hugetlb case returns the pool to its baseline');
+    // Under TCG no 1 GiB pool is configured (a 1 GiB fault costs seconds): those types skip, saying why.
+    const gig = (id: string) => /-1g-/.test(id);
+    t.true(k.cases.every((c) => (gig(c.id) ? c.status === 'skip' && /1 GiB/.test(c.reason ?? '') : c.status === 'observed')), JSON.stringify(k.cases.filter((c) => c.status !== 'observed' && !gig(c.id))));
+    t.deepEqual(k.poolDrift ?? [], [], 'the runner finds every pool at its boot baseline after each suite');
+    // ext4 on the scratch disk: a hole punch frees the file's blocks under a shared mapping and
+    // leaves a private mapping's COW copies alone (mm/truncate.c: even_cows = 0).
+    const ext4 = obs(k, 'punch_hole.ext4-shared');
+    t.is(ext4.content!.zero, units(ext4));
+    t.is(ext4.backing!.fileKb, -units(ext4) * 4, 'every block of the range is given back');
+    t.is(obs(k, 'punch_hole.ext4-private').label, 'ok kept');
+    // A forked child writing a private hugetlb mapping takes pages beyond the parent's reservation.
+    t.is(obs(k, 'resv_fork.hugetlbfs-private').label, 'child ok rsvd+0 free-2');
+    // MAP_NORESERVE beyond the pool: MAP_POPULATE hides the shortfall, a touch meets SIGBUS.
+    t.is(obs(k, 'map_populate@noreserve_overcommit.map-hugetlb-private').label, 'ok partial allocated');
+    t.is(obs(k, 'touch@noreserve_overcommit.map-hugetlb-private').label, 'ok SIGBUS partial allocated');
+    t.true(k.cases.every((c) => c.observation?.poolBalanced !== false), 'every hugetlb case returns the pool to its baseline');
     const anon = obs(k, 'madv_dontneed.anon-private');
     t.is(anon.ret, 0);
     t.is(anon.presentAfter, 0, 'pages unmapped right after the call');
@@ -81,6 +95,10 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(hp(k61).ret, 0);
   t.is(hp(k61).content!.zero, units(hp(k61)), '6.1 zaps: private hugetlb reads back zeros');
   t.is(hp(k61).backing!.hugeFree, 2, 'and the two huge pages go back to the pool');
+  t.is(obs(k510, 'madv_populate_write@noreserve_overcommit.hugetlbfs-shared').errno, 'EINVAL');
+  t.is(obs(k61, 'madv_populate_write@noreserve_overcommit.hugetlbfs-shared').errno, 'EFAULT', 'populate reports what a touch would meet');
+  // 6.1 frees the zapped pages but does not give the private owner its reservation back (that came in 6.9).
+  t.is(obs(k61, 'resv_madv_dontneed.hugetlbfs-private').label, 'rsvd+0 free+2');
   // MADV_POPULATE_(READ|WRITE) arrived in 5.14 (commit 4ca9b3859dac).
   t.is(obs(k510, 'madv_populate_write.anon-private').errno, 'EINVAL');
   const pw = obs(k61, 'madv_populate_write.anon-private');
@@ -105,7 +123,7 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
     t.is(obs(k, 'resv_fault.hugetlbfs-private').label, 'rsvd-2 free-2');
     t.is(obs(k, 'resv_munmap.hugetlbfs-shared').label, 'rsvd+0 free-2');
   }
-  t.true(res.kernels.every((k) => k.cases.every((c) => c.verdict?.status === 'conformant')), 'every cell conforms to the table');
+  t.true(res.kernels.every((k) => k.cases.every((c) => c.status === 'skip' || c.verdict?.status === 'conformant')), 'every cell conforms to the table');
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);
   t.deepEqual(qemuWith(runs), []);
@@ -147,5 +165,5 @@ test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', asyn
   const res = readResults(runs);
   t.false(res.complete);
   const first = res.kernels[0].cases;
-  t.true(first.length >= 100 && first.every((c) => c.status === 'observed'), 'the finished kernel is kept');
+  t.true(first.length >= 100 && first.every((c) => c.status === 'observed' || /-1g-/.test(c.id)), 'the finished kernel is kept');
 });

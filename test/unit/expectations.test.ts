@@ -1,5 +1,6 @@
 import test from 'ava';
-import { expandBraces, Expectations, versionOf } from '../../reports/expectations.js';
+import { expandBraces } from '../../guest/pattern.js';
+import { Expectations, versionOf } from '../../reports/expectations.js';
 import { adviceCases } from '../../suites/advice.js';
 import { mremapCases } from '../../suites/mremap.js';
 import { populateCases } from '../../suites/populate.js';
@@ -39,7 +40,7 @@ test('a malformed table is named, never half-applied', (t) => {
 
 test('the shipped table judges every case, and every entry judges some case', (t) => {
   const x = Expectations.load();
-  const env = { hugePage: 2 << 20, hugeFree: 64, hugetlbfs: '/mnt/huge', tmpfs: '/dev/shm', thp: 'madvise' };
+  const env = { hugePage: 2 << 20, pools: { [2 << 20]: 64, [1 << 30]: 2 }, hugetlbfs: '/mnt/huge', hugetlbfs1g: '/mnt/huge1g', tmpfs: '/dev/shm', ext4: '/mnt/ext4', thp: 'madvise' };
   const ids = [...zapCases(env), ...populateCases(env), ...mremapCases(env), ...adviceCases(env), ...resvCases(env)].map((c) => c.id);
   t.true(ids.length >= 339);
   t.deepEqual(ids.filter((id) => x.entryFor(id) < 0), [], 'cases without an expectation');

@@ -40,3 +40,14 @@ test('verdicts mark cells and list deviations with their source', (t) => {
   t.true(md.includes('| 1 / 1 / 0 |'));
   t.regex(md, /## Deviations\n\n- 6\.1\.0-50-amd64 madv_dontneed\.hugetlbfs-private: observed `EINVAL`, expected `ok zeroed freed` \(commit 90e7e7f5ef3f\)/);
 });
+
+test('a case that left the pool off its baseline is marked and listed, and so is drift seen between suites', (t) => {
+  const k = kernel('6.1.0-50-amd64', { poolDrift: [{ after: 'resv', drift: ['2048kB free 62/64'] }] });
+  const c = k.cases.find((x) => x.id === 'madv_dontneed.anon-private')!;
+  c.observation = { ...c.observation!, poolBalanced: false };
+  const md = renderMarkdown(results([k]));
+  t.true(md.includes('| madv_dontneed.anon-private | ok zeroed freed ⚠pool |'));
+  t.true(md.includes('## Hugetlb pool leaks'));
+  t.true(md.includes('- 6.1.0-50-amd64 madv_dontneed.anon-private: the hugetlb pool did not return to its pre-case baseline'));
+  t.true(md.includes('- 6.1.0-50-amd64 after the resv suite: 2048kB free 62/64 against the baseline at boot'));
+});

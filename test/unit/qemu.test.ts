@@ -3,7 +3,7 @@ import { kvmCandidate } from '../../runner/accel.js';
 import { accelArgs, cmdline, netArgs, qemuArgs, type GuestConfig } from '../../runner/qemu.js';
 
 const config: GuestConfig = {
-  kernel: '/k/vmlinux', initramfs: '/i/initramfs.cpio', disks: ['/i/node.sqfs'], accel: 'tcg', memoryMb: 1536, cpus: 1,
+  kernel: '/k/vmlinux', initramfs: '/i/initramfs.cpio', disks: [{ file: '/i/node.sqfs', mode: 'ro' }, { file: '/c/ext4.img', mode: 'scratch' }], accel: 'tcg', memoryMb: 1536, cpus: 1,
   hugepages: 64, sshPort: 40022, consoleLog: '/r/console.log',
 };
 
@@ -34,10 +34,12 @@ test('full argument list boots the kernel with the initramfs, console to a file,
   t.true(a.includes('-nodefaults'));
 });
 
-test('disks are attached read-only over virtio, without option ROMs', (t) => {
+test('disks are attached over virtio without option ROMs: read-only, or scratch on a throw-away overlay', (t) => {
   const a = qemuArgs(config).join(' ');
   t.regex(a, /-drive file=\/i\/node\.sqfs,if=none,id=disk0,format=raw,readonly=on/);
   t.regex(a, /-device virtio-blk-pci,drive=disk0,romfile=/);
+  t.regex(a, /-drive file=\/c\/ext4\.img,if=none,id=disk1,format=raw,snapshot=on /);
+  t.notRegex(a, /ext4\.img[^ ]*readonly/);
 });
 
 test('KVM needs a vmx/svm flag', (t) => {

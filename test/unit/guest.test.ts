@@ -1,0 +1,26 @@
+import test from 'ava';
+import { caseFilter } from '../../guest/pattern.js';
+import { parsePools, poolDrift } from '../../runner/guest.js';
+import { gigantic, shellQuote } from '../../runner/run.js';
+
+test('pools parse from the sysfs listing, and drift names each pool that moved', (t) => {
+  const base = parsePools('2048kB 64 0\n1048576kB 2 0\n');
+  t.deepEqual(base, { '2048kB': { free: 64, rsvd: 0 }, '1048576kB': { free: 2, rsvd: 0 } });
+  t.deepEqual(poolDrift(base, base), []);
+  t.deepEqual(poolDrift(base, parsePools('2048kB 62 2\n1048576kB 2 0\n')), ['2048kB free 62/64', '2048kB rsvd 2/0']);
+});
+
+test('a 1 GiB pool adds its pages on top of 3 GiB and asks the kernel for them', (t) => {
+  t.deepEqual(gigantic(0, 1536), { memoryMb: 1536, cmdline: '' });
+  t.deepEqual(gigantic(2, 1536), { memoryMb: 5120, cmdline: 'hugepagesz=1G hugepages=2' });
+  t.deepEqual(gigantic(1, 4096), { memoryMb: 5120, cmdline: 'hugepagesz=1G hugepages=1' });
+});
+
+test('case patterns filter case ids and reach the guest shell as one quoted word', (t) => {
+  const keep = caseFilter(['madv_dontneed*.hugetlbfs-*', 'resv_{fork,fault}.*']);
+  t.true(keep('madv_dontneed@mid.hugetlbfs-1g-shared'));
+  t.true(keep('resv_fork.map-hugetlb-private'));
+  t.false(keep('madv_dontneed.anon-private'));
+  t.true(caseFilter([])('anything'));
+  t.is(shellQuote("a*{b,c}'d"), `'a*{b,c}'\\''d'`);
+});
