@@ -3,7 +3,9 @@
 
 # Debian/Ubuntu packages the runner uses on the host.
 APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils squashfs-tools \
-	debian-archive-keyring apt dpkg tar python3 make g++
+	e2fsprogs debian-archive-keyring apt dpkg tar python3 make g++
+# The tests also open matrix.html in a real headless browser.
+TEST_APT_PACKAGES := chromium
 # node-gyp builds against the system's node headers when it has them, else fetches them.
 NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -14,7 +16,7 @@ ARGS ?=
 all: build
 
 deps: node_modules
-	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES) $(EXTRA_APT); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing: $$missing"; \
 	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
@@ -34,6 +36,7 @@ build: deps $(ADDON)
 run: build
 	node dist/runner/cli.js run $(ARGS)
 
+test: EXTRA_APT = $(TEST_APT_PACKAGES)
 test: build
 	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
 	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
@@ -41,6 +44,7 @@ test: build
 test-unit: build
 	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
 
+test-integration: EXTRA_APT = $(TEST_APT_PACKAGES)
 test-integration: build
 	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
 

@@ -1,5 +1,9 @@
 // Runs a list of cases in this one node process and prints TAP. A case that throws
-// becomes a `not ok` point with the error; the rest of the suite goes on.
+// becomes a `not ok` point with the error; the rest of the suite goes on. Before each
+// case a `# case <id>` comment goes out (synchronously), so when a case takes the kernel
+// down the runner knows which one did; what the kernel logged or tainted during a case
+// rides along in its point as `kernel`.
+import { KernelWatch } from './kmsg.js';
 import { Tap } from './tap.js';
 
 export interface Case {
@@ -8,7 +12,7 @@ export interface Case {
   run(): object;
 }
 
-export function runCases(cases: Case[], tap = new Tap()): number {
+export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch()): number {
   tap.plan(cases.length);
   let failed = 0;
   for (const c of cases) {
@@ -16,13 +20,20 @@ export function runCases(cases: Case[], tap = new Tap()): number {
       tap.skip(c.id, c.skip);
       continue;
     }
+    tap.comment(`case ${c.id}`);
+    watch.drain();
+    const taint = KernelWatch.taint();
     try {
-      tap.point(true, c.id, c.run());
+      const obs = c.run();
+      const kernel = watch.since(taint);
+      tap.point(true, c.id, kernel ? { ...obs, kernel } : obs);
     } catch (e) {
       failed += 1;
       const err = e instanceof Error ? e : new Error(String(e));
-      tap.point(false, c.id, { error: err.message, stack: (err.stack ?? '').split('\n').slice(1, 4).join(' | ') });
+      const kernel = watch.since(taint);
+      tap.point(false, c.id, { error: err.message, stack: (err.stack ?? '').split('\n').slice(1, 4).join(' | '), ...(kernel ? { kernel } : {}) });
     }
   }
+  watch.close();
   return failed;
 }

@@ -49,6 +49,7 @@ export interface Observation {
   child?: string | null; // resv fork: what a forked child's writes met (ok, SIGBUS)
   fault?: string | null; // populate's plain touch: the signal it met (SIGBUS), absent when none
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
+  kernel?: { taint: number; log: string[] }; // present when the kernel logged trouble (BUG, WARNING, …) or its taint changed during the case
   label: string; // short cell text, derived from the above
 }
 

@@ -2,7 +2,21 @@
 // observation as its YAML block. JSON scalars are valid YAML, so values are written
 // with JSON.stringify and nested objects as block mappings.
 
+import { writeSync } from 'node:fs';
+
 type Write = (s: string) => void;
+
+/** All of `s` to fd 1, waiting out EAGAIN should the pipe be non-blocking. */
+function writeOut(s: string): void {
+  const b = Buffer.from(s);
+  for (let off = 0; off < b.length; ) {
+    try {
+      off += writeSync(1, b, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    }
+  }
+}
 
 function yamlLines(value: unknown, indent: string): string[] {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -22,7 +36,8 @@ function yamlLines(value: unknown, indent: string): string[] {
 
 export class Tap {
   private n = 0;
-  constructor(private readonly write: Write = (s) => process.stdout.write(s)) {}
+  // Synchronous: a line must be out before the next case can take the kernel down.
+  constructor(private readonly write: Write = writeOut) {}
 
   plan(count: number): void {
     this.write(`TAP version 14\n1..${count}\n`);

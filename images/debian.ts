@@ -13,6 +13,12 @@ export const DEBIAN_SUITES: Record<string, string> = {
   experimental: '7.3',
 };
 
+/** The suite whose kernel line a package version belongs to: 6.1.176-1 → bookworm, 6.12.… → trixie. */
+export function suiteOfVersion(version: string): string | null {
+  const hit = Object.entries(DEBIAN_SUITES).find(([, line]) => version.startsWith(line) && !/^\d/.test(version.slice(line.length)));
+  return hit?.[0] ?? null;
+}
+
 // linux-image-6.1.0-50-amd64-unsigned, linux-image-6.12.117+deb13-amd64, linux-image-7.3-amd64;
 // not the cloud/rt flavours nor the meta package linux-image-amd64.
 const IMAGE = /^linux-image-(\d[\d.]*(?:-\d+)?(?:\+deb\d+)?)-amd64(-unsigned)?$/;
@@ -31,9 +37,9 @@ export interface DebKernel {
   packages: DebPackage[]; // what must be downloaded and unpacked
 }
 
-/** Pick the newest kernel from `apt-cache show` records. Pure, for tests. */
-export function pickKernel(suite: string, recs: Record822[]): DebKernel | null {
-  const images = recs.filter((r) => IMAGE.test(r.Package));
+/** Pick the newest kernel (or the one of `version`) from `apt-cache show` records. Pure, for tests. */
+export function pickKernel(suite: string, recs: Record822[], version: string | null = null): DebKernel | null {
+  const images = recs.filter((r) => IMAGE.test(r.Package) && (version === null || r.Version === version));
   if (images.length === 0) return null;
   images.sort((a, b) => {
     const v = compareDebVersions(b.Version, a.Version);
@@ -50,21 +56,26 @@ export function pickKernel(suite: string, recs: Record822[]): DebKernel | null {
   return { suite, abi, version: best.Version, packages };
 }
 
-export async function resolveDebian(suite: string, refresh = false, log: (s: string) => void = () => {}): Promise<DebKernel> {
+export async function resolveDebian(suite: string, refresh = false, log: (s: string) => void = () => {}, version: string | null = null): Promise<DebKernel> {
   if (!(suite in DEBIAN_SUITES)) {
     throw new InputError(`unknown Debian suite '${suite}' (known: ${Object.keys(DEBIAN_SUITES).join(', ')})`);
   }
   const apt = aptSuite(suite);
   if (await aptUpdate(apt, refresh)) log(`fetched the package index of Debian ${suite}`);
   // apt-cache rebuilds its cache on every call (~1 s each): resolve once per set of lists.
-  const saved = cachePath('apt', suite, 'resolved.json');
+  const saved = cachePath('apt', suite, version ? `resolved-${version}.json` : 'resolved.json');
   const stamp = listsStamp(apt);
   if (existsSync(saved)) {
     const r = JSON.parse(readFileSync(saved, 'utf8')) as { stamp: string; kernel: DebKernel };
     if (r.stamp === stamp) return r.kernel;
   }
   const names = (await aptNames(apt, 'linux-image-')).filter((n) => IMAGE.test(n));
-  const kernel = pickKernel(suite, await aptShow(apt, names));
+  const recs = await aptShow(apt, names);
+  const kernel = pickKernel(suite, recs, version);
+  if (!kernel && version) {
+    const have = [...new Set(recs.filter((r) => IMAGE.test(r.Package)).map((r) => r.Version))].join(', ');
+    throw new InputError(`Debian ${suite} has no kernel ${version} (it has ${have || 'none'}); older versions are not in the archive`);
+  }
   if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
   // Sizes of split-out parts (7.x) come from their own records.
   const sizes = new Map((await aptShow(apt, kernel.packages.map((p) => p.name))).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]));

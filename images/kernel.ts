@@ -6,11 +6,12 @@ import { basename, join, resolve } from 'node:path';
 import { $ } from 'zx';
 import { InputError } from './apt.js';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
-import { DEBIAN_SUITES, downloadDebian, resolveDebian } from './debian.js';
+import { DEBIAN_SUITES, downloadDebian, resolveDebian, suiteOfVersion } from './debian.js';
+import { suggest } from './suggest.js';
 import { bzImageRelease, extractVmlinux, hasPvhNote } from './vmlinux.js';
 
 export type KernelSpec =
-  | { kind: 'debian'; suite: string; text: string }
+  | { kind: 'debian'; suite: string; version: string | null; text: string }
   | { kind: 'bzimage'; path: string; modules: string | null; text: string };
 
 export interface Kernel {
@@ -28,10 +29,14 @@ export function parseKernelSpec(text: string): KernelSpec {
   const kind = colon > 0 ? text.slice(0, colon) : '';
   const rest = text.slice(colon + 1);
   if (kind === 'debian') {
-    if (!(rest in DEBIAN_SUITES)) {
-      throw new InputError(`unknown kernel '${text}': Debian suites are ${Object.keys(DEBIAN_SUITES).join(', ')}`);
+    if (rest in DEBIAN_SUITES) return { kind, suite: rest, version: null, text };
+    // An exact package version (6.1.176-1): the suite whose kernel line it belongs to.
+    const suite = /^\d/.test(rest) ? suiteOfVersion(rest) : null;
+    if (!suite) {
+      const hint = /^\d/.test(rest) ? '' : ` (did you mean debian:${suggest(rest, Object.keys(DEBIAN_SUITES), 1)[0]}?)`;
+      throw new InputError(`unknown kernel '${text}'${hint}: use debian:<suite> (${Object.keys(DEBIAN_SUITES).join(', ')}) or debian:<package version> of one of their kernel lines (${Object.values(DEBIAN_SUITES).join(', ')})`);
     }
-    return { kind, suite: rest, text };
+    return { kind, suite, version: rest, text };
   }
   if (kind === 'bzimage') {
     const [path, ...opts] = rest.split(',');
@@ -89,7 +94,7 @@ function readMeta(dir: string): Unpacked {
 }
 
 async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refresh: boolean, log: Log): Promise<Kernel> {
-  const deb = await resolveDebian(spec.suite, refresh, log);
+  const deb = await resolveDebian(spec.suite, refresh, log, spec.version);
   const id = `debian-${deb.abi}_${deb.version}`.replace(/[^\w.+~-]/g, '_');
   const dir = cachePath('kernels', id);
   if (!existsSync(dir)) {

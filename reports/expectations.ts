@@ -90,11 +90,17 @@ export class Expectations {
     return new Expectations(table, path);
   }
 
-  judge(caseId: string, release: string, label: string): Verdict {
+  /** The label the table expects for a case on a kernel release, with its source, or null. */
+  expected(caseId: string, release: string): { label: string; source: string } | null {
     const v = versionOf(release);
     const hit = this.entries[this.entryFor(caseId)];
     const range = hit?.e.versions.find((r) => inRange(v, r));
-    if (!hit || !range) return { status: 'none' };
-    return { status: range.label === label ? 'conformant' : 'deviation', expected: range.label, source: hit.e.source };
+    return hit && range ? { label: range.label, source: hit.e.source } : null;
+  }
+
+  judge(caseId: string, release: string, label: string): Verdict {
+    const x = this.expected(caseId, release);
+    if (!x) return { status: 'none' };
+    return { status: x.label === label ? 'conformant' : 'deviation', expected: x.label, source: x.source };
   }
 }

@@ -1,5 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { cellText, kernelTitle, poolLeaks, verdictCounts, type Results } from './results.js';
+import { brokenCases, cellText, KCIDB, kcidbStatus, kernelTitle, poolLeaks, verdictCounts, type Results } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -22,17 +22,22 @@ export function renderMarkdown(r: Results): string {
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
   lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation; ⚠pool: the case left the hugetlb pool off its baseline.');
-  lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation |', '|---|---|---|---|---|---|---|');
+  lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation | KCIDB status |', '|---|---|---|---|---|---|---|---|');
   for (const k of kernels) {
     const boot = k.bootSeconds === null ? '—' : `${k.bootSeconds.toFixed(2)} s`;
     const pool = `${k.hugepagesObtained ?? '—'}/${k.hugepagesRequested} × ${k.hugePageKb ?? '?'} kB`;
     const v = verdictCounts(k);
-    lines.push(`| ${esc(kernelTitle(k))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} |`);
+    const statuses = KCIDB.map((s) => [s, k.cases.filter((c) => kcidbStatus(c) === s).length] as const).filter(([, n]) => n > 0);
+    lines.push(`| ${esc(kernelTitle(k))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} | ${statuses.map(([s, n]) => `${n} ${s}`).join(', ')} |`);
   }
   const deviations = kernels.flatMap((k) =>
     k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`- ${kernelTitle(k)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`] : [])),
   );
   if (deviations.length) lines.push('', '## Deviations', '', ...deviations);
+  const broken = kernels.flatMap((k) =>
+    brokenCases(k).flatMap((c) => [`- ${kernelTitle(k)} ${c.id}: ${c.status.toUpperCase()}: ${esc(c.reason ?? '')}`, ...(c.console ? ['  ```', ...c.console.split('\n').map((l) => `  ${l}`), '  ```'] : [])]),
+  );
+  if (broken.length) lines.push('', '## Crashes and timeouts', '', ...broken);
   const pool = kernels.flatMap((k) => [
     ...poolLeaks(k).map((c) => `- ${kernelTitle(k)} ${c.id}: the hugetlb pool did not return to its pre-case baseline`),
     ...(k.poolDrift ?? []).map((d) => `- ${kernelTitle(k)} after the ${d.after} suite: ${d.drift.join(', ')} against the baseline at boot`),

@@ -1,16 +1,22 @@
 // The results of a run: what results.json holds. Versioned; the host's only model.
 import type { Observation } from '../guest/schema.js';
 import type { Verdict } from './expectations.js';
+import type { Fingerprint } from './fingerprint.js';
 
 export const RESULTS_SCHEMA = 'mmatrix.results/1' as const;
 
-export type CaseStatus = 'observed' | 'skip' | 'error';
+// observed: the case ran and its observation is recorded; skip: it cannot run here (reason);
+// error: the case threw in the guest; crash: the kernel died during it (panic, oops that killed
+// the guest); timeout: it did not finish, the guest answering SSH or not (reason says which).
+export type CaseStatus = 'observed' | 'skip' | 'error' | 'crash' | 'timeout';
 
 export interface CaseResult {
   id: string;
+  family?: string; // the suite family that ran it
   status: CaseStatus;
   observation?: Observation;
   reason?: string; // why skipped, or what went wrong
+  console?: string; // for a crash or timeout: the guest console's last lines
   verdict?: Verdict; // the expectation table's judgement of an observed case
 }
 
@@ -27,6 +33,8 @@ export interface KernelResult {
   gigantic?: number | null; // 1 GiB huge pages the guest obtained
   thp: string | null;
   error: { phase: string; message: string; detail?: string } | null;
+  fingerprint?: Fingerprint; // the environment the cases ran in, once the guest was up
+  familiesDone?: string[]; // suite families that ran to their end (a resumed run skips them)
   /** Families after which the hugetlb pools were not back at their baseline from boot. */
   poolDrift?: { after: string; drift: string[] }[];
   cases: CaseResult[];
@@ -38,6 +46,8 @@ export interface Results {
   started: string;
   finished: string | null;
   complete: boolean; // false when interrupted or a kernel failed to run
+  /** What was asked for, so `run --resume` can finish the same run. */
+  options?: { kernels: string[]; families: string[]; cases: string[]; hugepages: number; pool1g: number | 'auto'; memoryMb: number };
   kernels: KernelResult[];
 }
 
@@ -46,6 +56,8 @@ export function cellText(c: CaseResult | undefined): string {
   if (!c) return '—';
   if (c.status === 'skip') return 'SKIP';
   if (c.status === 'error') return 'ERROR';
+  if (c.status === 'crash') return 'CRASH';
+  if (c.status === 'timeout') return 'TIMEOUT';
   const label = `${c.observation?.label ?? 'ERROR'}${c.observation?.poolBalanced === false ? ' ⚠pool' : ''}`;
   const v = c.verdict;
   if (v?.status === 'conformant') return `${label} ✓`;
@@ -67,3 +79,29 @@ export function kernelTitle(k: KernelResult): string {
 export function poolLeaks(k: KernelResult): CaseResult[] {
   return k.cases.filter((c) => c.observation?.poolBalanced === false);
 }
+
+/** KCIDB's status model, worst first: FAIL (the kernel did wrong: a deviation, a crash, a
+ * pool leak), ERROR (the harness or the test did: a case error, a hung test), MISS (never
+ * ran), PASS (conforms), DONE (ran, nothing to judge it by), SKIP (cannot run here). */
+export const KCIDB = ['FAIL', 'ERROR', 'MISS', 'PASS', 'DONE', 'SKIP'] as const;
+export type KcidbStatus = (typeof KCIDB)[number];
+
+export function kcidbStatus(c: CaseResult | undefined): KcidbStatus {
+  if (!c) return 'MISS';
+  switch (c.status) {
+    case 'skip':
+      return 'SKIP';
+    case 'error':
+      return 'ERROR';
+    case 'crash':
+      return 'FAIL';
+    case 'timeout':
+      return /^hung test/.test(c.reason ?? '') ? 'ERROR' : 'FAIL';
+    default:
+      if (c.verdict?.status === 'deviation' || c.observation?.poolBalanced === false) return 'FAIL';
+      return c.verdict?.status === 'conformant' ? 'PASS' : 'DONE';
+  }
+}
+
+/** Crashed and timed-out cases: the kernel (or a test) broke the guest there. */
+export const brokenCases = (k: KernelResult) => k.cases.filter((c) => c.status === 'crash' || c.status === 'timeout');

@@ -1,9 +1,11 @@
 // The run folder: runs/<id>/ with results.json, matrix.md and per guest its console log
 // and raw TAP; runs/latest points at the newest. Files are written whole and renamed.
-import { mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { renderHtml } from './html.js';
+import { renderJunit } from './junit.js';
 import { renderMarkdown } from './markdown.js';
-import type { Results } from './results.js';
+import type { CaseResult, Results } from './results.js';
 
 export function newRunId(d = new Date()): string {
   return d.toISOString().replace(/\..*$/, '').replace(/:/g, '-');
@@ -15,18 +17,28 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** results.json, matrix.md, matrix.html and junit.xml in `dir`. */
+export function writeReports(dir: string, r: Results): void {
+  writeAtomic(join(dir, 'results.json'), JSON.stringify(r, null, 2) + '\n');
+  writeAtomic(join(dir, 'matrix.md'), renderMarkdown(r));
+  writeAtomic(join(dir, 'matrix.html'), renderHtml(r));
+  writeAtomic(join(dir, 'junit.xml'), renderJunit(r));
+}
+
 export class RunFolder {
   readonly dir: string;
   readonly id: string;
 
-  /** A new folder under `root`; a second run in the same second gets a suffix, never the same folder. */
+  /** A new folder under `root`; a second run in the same second gets a suffix, never the same
+   * folder. With `existing`, that folder itself (a resumed run). */
   constructor(
     readonly root: string,
     wanted: string,
+    existing = false,
   ) {
     mkdirSync(root, { recursive: true });
     let id = wanted;
-    for (let n = 2; ; n++) {
+    for (let n = 2; !existing; n++) {
       try {
         mkdirSync(resolve(root, id));
         break;
@@ -53,9 +65,14 @@ export class RunFolder {
     return d;
   }
 
-  /** Save results.json and matrix.md; called after every kernel, so nothing finished is lost. */
+  /** One line per finished case in cases.jsonl, written as it arrives: a runner that dies
+   * mid-suite still leaves every case it had. */
+  appendCase(kernel: string, c: CaseResult): void {
+    appendFileSync(join(this.dir, 'cases.jsonl'), JSON.stringify({ kernel, ...c }) + '\n');
+  }
+
+  /** Save results.json and the reports; called after every suite, so nothing finished is lost. */
   save(r: Results): void {
-    writeAtomic(join(this.dir, 'results.json'), JSON.stringify(r, null, 2) + '\n');
-    writeAtomic(join(this.dir, 'matrix.md'), renderMarkdown(r));
+    writeReports(this.dir, r);
   }
 }

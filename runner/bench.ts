@@ -9,8 +9,19 @@ import { buildImage } from '../images/initramfs.js';
 import { prepareKernel, type Kernel } from '../images/kernel.js';
 import { accelPlan, type AccelChoice } from './accel.js';
 import { Guest } from './guest.js';
+import { guestBundle } from './bundle.js';
+import { familyCommand } from './family.js';
+import { parseTap } from './tap.js';
+import { scratchExt4 } from '../images/scratch.js';
+import { FAMILIES } from '../suites/families.js';
 import { track } from './procs.js';
 import { accelArgs, bootArgs, GUEST_DEFAULTS, machineArgs, type Accel, type GuestConfig } from './qemu.js';
+
+export interface SuiteFigure {
+  family: string;
+  seconds: number; // wall time of the family in one booted guest
+  cells: number; // cases it ran (skips excluded)
+}
 
 export interface BenchRow {
   kernel: string;
@@ -18,6 +29,8 @@ export interface BenchRow {
   accel: Accel;
   floor: number[]; // seconds, QEMU start to the floor's /init
   ssh: number[]; // seconds, QEMU start to an authenticated SSH session
+  cacheHitMs: number; // knowing the kernel and its image are cached: prepareKernel + buildImage
+  suites: SuiteFigure[]; // with --suites: each family once, after a boot
 }
 
 export const median = (xs: number[]) => {
@@ -44,14 +57,33 @@ function bootFloor(k: Kernel, initramfs: string, accel: Accel): Promise<number> 
   });
 }
 
-export async function bench(specs: string[], repeat: number, accelChoice: AccelChoice, dir: string, log: (s: string) => void): Promise<BenchRow[]> {
+/** Each family once in a booted guest: wall time and cells per second. */
+async function suiteFigures(g: Guest, log: (s: string) => void, release: string): Promise<SuiteFigure[]> {
+  await g.push(guestBundle());
+  const out: SuiteFigure[] = [];
+  for (const family of FAMILIES) {
+    const t0 = performance.now();
+    const r = await g.exec(familyCommand(family, [], null), { timeoutMs: 1800_000 });
+    const seconds = (performance.now() - t0) / 1000;
+    const cells = parseTap(r.stdout).cases.filter((c) => c.status !== 'skip').length;
+    out.push({ family, seconds, cells });
+    log(`${release}: ${family}: ${cells} cells in ${seconds.toFixed(2)} s (${(cells / seconds).toFixed(1)} cells/s)`);
+  }
+  return out;
+}
+
+export async function bench(specs: string[], repeat: number, accelChoice: AccelChoice, dir: string, log: (s: string) => void, withSuites = false): Promise<BenchRow[]> {
   const accel = accelPlan(accelChoice).order[0];
   const floor = await floorImage();
   const rows: BenchRow[] = [];
   for (const spec of specs) {
+    await buildImage(await prepareKernel(spec, false, log)); // fetch and build outside the figures
+    const t0 = performance.now();
     const k = await prepareKernel(spec, false, log);
     const image = await buildImage(k);
-    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [] };
+    const cacheHitMs = performance.now() - t0;
+    const disks = [{ file: await scratchExt4(), mode: 'scratch' as const }];
+    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [], cacheHitMs, suites: [] };
     for (let i = 0; i < repeat; i++) {
       row.floor.push(await bootFloor(k, floor, accel));
       const g = await Guest.boot(k, image, {
@@ -60,8 +92,10 @@ export async function bench(specs: string[], repeat: number, accelChoice: AccelC
         hugepages: GUEST_DEFAULTS.hugepages,
         bootTimeoutMs: GUEST_DEFAULTS.bootTimeoutS * 1000,
         consoleLog: join(dir, `${k.id}.console.log`),
+        disks,
       });
       row.ssh.push(g.bootSeconds);
+      if (withSuites && i === 0) row.suites = await suiteFigures(g, log, k.release);
       await g.close();
       log(`${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s`);
     }
@@ -76,13 +110,24 @@ export function benchMarkdown(rows: BenchRow[], repeat: number): string {
   const lines = [
     `Medians of ${repeat} interleaved boots per kernel.`,
     '',
-    '| kernel | accel | boot to /init (busybox only) | boot to SSH ready | ratio |',
-    '|---|---|---|---|---|',
+    '| kernel | accel | boot to /init (busybox only) | boot to SSH ready | ratio | cache hit |',
+    '|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     const f = median(r.floor);
     const s = median(r.ssh);
-    lines.push(`| ${r.release} | ${r.accel} | ${f.toFixed(2)} s | ${s.toFixed(2)} s | ${(s / f).toFixed(2)} |`);
+    lines.push(`| ${r.release} | ${r.accel} | ${f.toFixed(2)} s | ${s.toFixed(2)} s | ${(s / f).toFixed(2)} | ${r.cacheHitMs.toFixed(0)} ms |`);
+  }
+  const withSuites = rows.filter((r) => r.suites.length);
+  if (withSuites.length) {
+    lines.push('', 'Suites, each once after a boot (cells: cases run, skips excluded):', '', '| kernel | suite | wall | cells | cells/s |', '|---|---|---|---|---|');
+    for (const r of withSuites) {
+      for (const x of r.suites) lines.push(`| ${r.release} | ${x.family} | ${x.seconds.toFixed(2)} s | ${x.cells} | ${(x.cells / x.seconds).toFixed(1)} |`);
+      const wall = r.suites.reduce((n, x) => n + x.seconds, 0);
+      const cells = r.suites.reduce((n, x) => n + x.cells, 0);
+      lines.push(`| ${r.release} | all, after boot | ${wall.toFixed(2)} s | ${cells} | ${(cells / wall).toFixed(1)} |`);
+      lines.push(`| ${r.release} | all, with the boot | ${(wall + median(r.ssh)).toFixed(2)} s | ${cells} | |`);
+    }
   }
   return lines.join('\n') + '\n';
 }

@@ -1,9 +1,10 @@
 // What is pushed into a guest: the compiled guest library and suites, the addon and a
 // package.json that makes node read them as ES modules. One tar stream, one SSH channel.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hashOf } from '../images/cache.js';
 import { fromRoot } from '../images/paths.js';
 
 export const GUEST_DIR = '/opt/mm';
@@ -20,4 +21,16 @@ export function guestBundle(): Buffer {
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/** A hash of what decides what the suites observe and how it is judged: the guest programs,
+ * the addon's source and the expectation table. Equal across machines for the same checkout. */
+export function suiteVersion(): string {
+  const files = (dir: string): string[] =>
+    readdirSync(fromRoot(dir), { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.(js|c|h)$/.test(f))
+      .sort()
+      .map((f) => `${dir}/${f}`);
+  const inputs = [...files('dist/guest'), ...files('dist/suites'), ...files('guest/addon').filter((f) => !f.includes('/build/')), 'suites/expectations.json'];
+  return hashOf(inputs.flatMap((f) => [f, readFileSync(fromRoot(f), 'utf8')]));
 }

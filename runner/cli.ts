@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 // mmatrix command line.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { relative } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { InputError } from '../images/apt.js';
 import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
 import { Expectations } from '../reports/expectations.js';
-import { RunFolder, newRunId } from '../reports/runfolder.js';
-import { poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
+import { RunFolder, newRunId, writeReports } from '../reports/runfolder.js';
+import { checkComparable, diffKernels, gateFails, loadAllowlist, pairKernels, renderDiff } from '../reports/diff.js';
+import { loadResults, mergeResults, parseShard, shardOf, withJournal } from '../reports/merge.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { brokenCases, poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
+import { listImages, listKernels, pruneImages, renderImages, showCase } from './commands.js';
+import { prepareKernel } from '../images/kernel.js';
+import { buildImage } from '../images/initramfs.js';
+import { chooseProgress, plainProgress } from './progress.js';
+import { kernelSubtest, tapHeader } from '../reports/tap14.js';
 import { GUEST_DEFAULTS } from './qemu.js';
-import { run } from './run.js';
+import { autoJobs, run } from './run.js';
+import { availableParallelism, freemem } from 'node:os';
 import { bench, benchMarkdown } from './bench.js';
 
-export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie'];
+export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie', 'debian:sid', 'debian:experimental'];
 
 const EXIT = { ok: 0, deviation: 1, incomplete: 2, sigint: 130, sigterm: 143 } as const;
 
@@ -38,69 +47,116 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 // A reader that goes away (`mmatrix run | head`) must not end the run: results still land on disk.
 process.stdout.on('error', () => undefined);
 
-function log(line: string): void {
+// Lines for people: stdout, or stderr when stdout carries TAP. run() swaps in its progress display.
+let log = (line: string): void => {
   process.stdout.write(`${line}\n`);
-}
+};
 
 interface RunFlags {
   kernel?: string[];
   suite?: Family[];
   case?: string[];
   pool1g: number | 'auto';
+  jobs?: number;
+  shard?: string;
+  resume?: string;
+  tap?: boolean;
+  baseline?: string;
+  allowlist?: string;
   accel: AccelChoice;
   hugepages: number;
   memory: number;
   bootTimeout: number;
   suiteTimeout: number;
+  caseTimeout: number;
   runsDir: string;
   refresh: boolean;
   expectations?: string;
 }
 
+/** The run folder and results to finish, with the options it was started with. */
+function resumeFrom(path: string, f: RunFlags): { folder: RunFolder; results: Results } {
+  const dir = resolve(path.endsWith('.json') ? dirname(path) : path);
+  const results = withJournal(loadResults(dir), dir);
+  const o = results.options;
+  if (!o) throw new InputError(`run '${path}' records no options, so it cannot be resumed`);
+  Object.assign(f, { kernel: o.kernels, suite: o.families, case: o.cases, hugepages: o.hugepages, pool1g: o.pool1g, memory: o.memoryMb, shard: undefined });
+  return { folder: new RunFolder(dirname(dir), basename(dir), true), results: { ...results, complete: false, finished: null } };
+}
+
 async function runCommand(f: RunFlags): Promise<number> {
-  const kernels = f.kernel ?? DEFAULT_KERNELS;
+  const resumed = f.resume ? resumeFrom(f.resume, f) : null;
+  const all = f.kernel ?? DEFAULT_KERNELS;
+  const kernels = f.shard ? shardOf(all, parseShard(f.shard)) : all;
   for (const k of kernels) checkKernelSpec(parseKernelSpec(k)); // bad input fails before anything starts
   const expectations = Expectations.load(f.expectations);
-  const folder = new RunFolder(f.runsDir, newRunId());
+  const baseline = f.baseline ? loadResults(f.baseline) : null;
+  const allow = loadAllowlist(f.allowlist);
+  const folder = resumed?.folder ?? new RunFolder(f.runsDir, newRunId());
   const id = folder.id;
-  const results: Results = { schema: RESULTS_SCHEMA, runId: id, started: new Date().toISOString(), finished: null, complete: false, kernels: [] };
+  const options = { kernels, families: f.suite ?? [...FAMILIES], cases: f.case ?? [], hugepages: f.hugepages, pool1g: f.pool1g, memoryMb: f.memory };
+  const results: Results = resumed?.results ?? { schema: RESULTS_SCHEMA, runId: id, started: new Date().toISOString(), finished: null, complete: false, options, kernels: [] };
   const stop = (sig: NodeJS.Signals, code: number) => () => {
     const killed = killAll();
+    ui.stop();
     results.complete = false;
     folder.save(results);
     log(`\n${sig}: stopped ${killed} guest(s); partial results in ${relative(process.cwd(), folder.dir)}`);
     process.exit(code);
   };
+  const ui = f.tap ? plainProgress((t) => process.stderr.write(t)) : chooseProgress(process.stdout);
+  log = ui.line;
+  let tapped = 0;
+  if (f.tap) process.stdout.write(tapHeader(kernels.length));
   process.once('SIGINT', stop('SIGINT', EXIT.sigint));
   process.once('SIGTERM', stop('SIGTERM', EXIT.sigterm));
-  log(`mmatrix run ${id}: ${kernels.join(', ')}`);
+  if (kernels.length === 0) throw new InputError(`shard ${f.shard} of ${all.length} kernel(s) is empty`);
+  log(`mmatrix run ${id}: ${kernels.join(', ')}${f.shard ? ` (shard ${f.shard} of ${all.join(', ')})` : ''}${resumed ? ` (resumed: ${resumed.results.kernels.reduce((n, k) => n + k.cases.length, 0)} cases kept)` : ''}`);
   await run(
     {
       kernels,
-      families: f.suite ?? [...FAMILIES],
-      cases: f.case ?? [],
+      families: options.families as Family[],
+      cases: options.cases,
       pool1g: f.pool1g,
+      jobs: f.jobs ?? autoJobs(availableParallelism(), freemem() / 2 ** 20, f.memory),
       accel: f.accel,
       hugepages: f.hugepages,
       memoryMb: f.memory,
       bootTimeoutMs: f.bootTimeout * 1000,
       suiteTimeoutMs: f.suiteTimeout * 1000,
+      caseTimeoutMs: f.caseTimeout * 1000,
       refresh: f.refresh,
       expectations,
       log,
+      progress: (k) => ui.kernel(k),
+      onKernelDone: (k) => {
+        if (f.tap) process.stdout.write(kernelSubtest(k, ++tapped));
+      },
     },
     folder,
     results,
   );
+  ui.stop();
   const rel = relative(process.cwd(), folder.dir);
   log(`report: ${rel}/matrix.md`);
   log(`results: ${rel}/results.json`);
+  if (baseline) {
+    const diffs = pairKernels(baseline, results).map(([b, c]) => diffKernels(b, c, expectations, allow));
+    checkComparable(diffs, false);
+    const md = renderDiff(diffs);
+    writeFileSync(join(folder.dir, 'diff.md'), md);
+    log(`\n${md}`);
+    log(`gate: ${relative(process.cwd(), folder.dir)}/diff.md`);
+    return gateFails(diffs) ? EXIT.deviation : results.complete ? EXIT.ok : EXIT.incomplete;
+  }
   if (!results.complete) return EXIT.incomplete;
   const deviations = results.kernels.reduce((n, k) => n + verdictCounts(k).deviation, 0);
   const leaks = results.kernels.reduce((n, k) => n + poolLeaks(k).length + (k.poolDrift?.length ?? 0), 0);
+  const broken = results.kernels.reduce((n, k) => n + brokenCases(k).length, 0);
   if (deviations) log(`${deviations} deviation(s) from the expectation table`);
   if (leaks) log(`${leaks} hugetlb pool leak(s): see matrix.md`);
-  return deviations || leaks ? EXIT.deviation : EXIT.ok;
+  if (broken) log(`${broken} case(s) crashed or hung the guest: see matrix.md`);
+  return deviations || leaks || broken ? EXIT.deviation : EXIT.ok;
 }
 
 export function program(): Command {
@@ -117,14 +173,103 @@ export function program(): Command {
     .option('--hugepages <n>', 'default-size huge pages the guest reserves', positiveInt, GUEST_DEFAULTS.hugepages)
     .option('--pool-1g <n>', '1 GiB huge pages the guest reserves (auto: 2 under KVM, 0 under TCG)', poolSize, 'auto')
     .option('--memory <mb>', 'guest memory in MiB', positiveInt, GUEST_DEFAULTS.memoryMb)
+    .option('-j, --jobs <n>', 'guests at once (default: one per core, as memory allows)', positiveInt)
     .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, GUEST_DEFAULTS.bootTimeoutS)
-    .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 600)
+    .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 1800)
+    .option('--case-timeout <s>', 'seconds a case may print nothing before it counts as hung', positiveInt, 180)
     .option('--runs-dir <dir>', 'where run folders go', 'runs')
     .option('--refresh', 'fetch fresh package lists for Debian suites', false)
     .option('--expectations <file>', 'expectation table to judge against (default: suites/expectations.json)')
-    .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0`)
+    .option('--tap', 'stream one TAP 14 stream to stdout (a subtest per kernel); progress goes to stderr')
+    .option('--resume <run>', 'finish an interrupted run folder: keep its cases, run only what is missing, with its own options')
+    .option('--shard <i/n>', 'run only every n-th kernel from the i-th; `mmatrix merge` joins the shards')
+    .option('--baseline <results>', 'gate: compare with this results.json (or run folder); exit 1 on an unexplained change or a crash')
+    .option('--allowlist <file>', 'with --baseline: case patterns whose changes are accepted, one per line (# comments)')
+    .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0 --baseline runs/base/results.json\n  mmatrix run -c 'madv_dontneed*.hugetlbfs-*' -s zap`)
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand(f);
+    });
+  p.command('diff')
+    .description('the cells that changed from a baseline to a candidate, classed expected / accepted / unexplained; exit 1 on an unexplained change or a crash')
+    .argument('<baseline>', 'results.json or run folder')
+    .argument('<candidate>', 'results.json or run folder')
+    .option('--allowlist <file>', 'case patterns whose changes are accepted, one per line, optional reason after the pattern')
+    .option('--expectations <file>', 'expectation table that explains changes (default: suites/expectations.json)')
+    .option('--no-expectations', 'class every change not in the allowlist as unexplained')
+    .option('--allow-mismatch', 'compare even when the two ran different suite versions')
+    .option('-o, --output <file>', 'also write the Markdown summary here')
+    .addHelpText('after', `\nExamples:\n  mmatrix diff runs/base runs/latest\n  mmatrix diff base.json cand.json --allowlist .mmatrix-allow -o diff.md`)
+    .action((base: string, cand: string, f: { allowlist?: string; expectations: string | boolean; allowMismatch?: boolean; output?: string }) => {
+      const x = f.expectations === false ? null : Expectations.load(typeof f.expectations === 'string' ? f.expectations : undefined);
+      const diffs = pairKernels(loadResults(base), loadResults(cand)).map(([b, c]) => diffKernels(b, c, x, loadAllowlist(f.allowlist)));
+      checkComparable(diffs, !!f.allowMismatch);
+      const md = renderDiff(diffs);
+      process.stdout.write(md);
+      if (f.output) writeFileSync(f.output, md);
+      process.exitCode = gateFails(diffs) ? EXIT.deviation : EXIT.ok;
+    });
+  p.command('merge')
+    .description('join result files (shards, or runs on several machines) into one run folder with every report')
+    .argument('<results...>', 'results.json files or run folders')
+    .option('-o, --output <dir>', 'the run folder to write (default: runs/<new id>)')
+    .option('--runs-dir <dir>', 'where a new run folder goes', 'runs')
+    .addHelpText('after', `\nExample:\n  mmatrix merge shard1/results.json shard2/results.json -o runs/merged`)
+    .action((paths: string[], f: { output?: string; runsDir: string }) => {
+      const parts = paths.map(loadResults);
+      const dir = f.output ?? new RunFolder(f.runsDir, `merged-${newRunId()}`).dir;
+      mkdirSync(dir, { recursive: true });
+      writeReports(dir, mergeResults(parts, basename(dir)));
+      log(`merged ${parts.reduce((n, p) => n + p.kernels.length, 0)} kernel(s) from ${parts.length} file(s) into ${relative(process.cwd(), dir) || '.'}`);
+    });
+  p.command('report')
+    .description('re-render matrix.md, matrix.html and junit.xml of a run folder from its results.json')
+    .argument('<run>', 'run folder (or its results.json)')
+    .action((run: string) => {
+      const r = loadResults(run);
+      const dir = run.endsWith('.json') ? dirname(run) : run;
+      writeReports(dir, r);
+      log(`wrote ${['matrix.md', 'matrix.html', 'junit.xml'].map((f) => join(relative(process.cwd(), dir) || '.', f)).join(', ')}`);
+    });
+  p.command('show')
+    .description('one case across the kernels of a run: its full observation, the expectation and its source')
+    .argument('<case-id>', 'e.g. madv_dontneed.hugetlbfs-private')
+    .option('-r, --run <run>', 'run folder or results.json', 'runs/latest')
+    .addHelpText('after', `\nExample:\n  mmatrix show resv_madv_dontneed.hugetlbfs-private -r runs/latest`)
+    .action((id: string, f: { run: string }) => {
+      process.stdout.write(showCase(loadResults(f.run), id, Expectations.load()));
+    });
+  p.command('kernels')
+    .description('the kernel sources mmatrix knows, their newest versions, and what is cached')
+    .option('--resolve', 'look the newest versions up in the package lists (fetches them the first time)')
+    .action(async (f: { resolve?: boolean }) => {
+      process.stdout.write(await listKernels(!!f.resolve));
+    });
+  const images = p.command('images').description('the image cache: list (default), build or prune');
+  images
+    .command('list', { isDefault: true })
+    .description('cached guest images with their sizes')
+    .action(() => {
+      process.stdout.write(renderImages(listImages()));
+    });
+  images
+    .command('build')
+    .description('fetch a kernel and build its image without booting it')
+    .requiredOption('-k, --kernel <spec>', 'kernel to build for; repeatable', collect)
+    .action(async (f: { kernel: string[] }) => {
+      for (const k of f.kernel) checkKernelSpec(parseKernelSpec(k));
+      for (const k of f.kernel) {
+        const kernel = await prepareKernel(k, false, log);
+        const img = await buildImage(kernel);
+        log(`${k}: ${img.built ? 'built' : 'cached'} ${relative(process.cwd(), img.dir)}`);
+      }
+    });
+  images
+    .command('prune')
+    .description('remove all but the newest image of each kernel')
+    .option('--all', 'remove every image')
+    .action((f: { all?: boolean }) => {
+      const gone = pruneImages(!!f.all);
+      log(`removed ${gone.length} image(s), ${(gone.reduce((n, e) => n + e.bytes, 0) / 1e6).toFixed(0)} MB`);
     });
   p.command('bench')
     .description('measure boot-to-/init (busybox only) against boot-to-SSH-ready, interleaved; medians and ratios')
@@ -133,11 +278,12 @@ export function program(): Command {
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
     .addHelpText('after', `\nExample:\n  mmatrix bench -k debian:bookworm -n 7`)
-    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string }) => {
+    .option('--suites', 'also run every suite once per kernel: wall time and cells per second')
+    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean }) => {
       const kernels = f.kernel ?? DEFAULT_KERNELS;
       for (const k of kernels) checkKernelSpec(parseKernelSpec(k));
       const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
-      const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log);
+      const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log, !!f.suites);
       log('\n' + benchMarkdown(rows, f.repeat));
       log(`written: ${relative(process.cwd(), folder.dir)}/bench.json, bench.md`);
     });

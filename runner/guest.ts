@@ -10,7 +10,7 @@ import { GUEST_DIR } from './bundle.js';
 import { InfraError } from './errors.js';
 import { track } from './procs.js';
 import { qemuArgs, type Accel, type Disk, type GuestConfig } from './qemu.js';
-import { Ssh, waitForBanner, type ExecResult } from './ssh.js';
+import { Ssh, waitForBanner, type ExecOptions, type ExecResult } from './ssh.js';
 
 export interface GuestOptions {
   accel: Accel;
@@ -63,6 +63,16 @@ export function poolDrift(base: Pools, now: Pools): string[] {
       ...(a.rsvd !== b.rsvd ? [`${size} rsvd ${b.rsvd}/${a.rsvd}`] : []),
     ];
   });
+}
+
+const TROUBLE = /sysrq: Trigger|Kernel panic|BUG:|Oops|WARNING:|soft lockup|hard LOCKUP|general protection fault/;
+
+/** The console from the first sign of trouble in its last 300 lines (at most 40 lines from
+ * there), or its tail when nothing looks like trouble. */
+export function consoleExcerpt(path: string, max = 40): string {
+  const lines = consoleTail(path, 300).split('\n').map((l) => l.replace(/\r$/, ''));
+  const first = lines.findIndex((l) => TROUBLE.test(l));
+  return (first < 0 ? lines.slice(-25) : lines.slice(first, first + max)).join('\n');
 }
 
 export function consoleTail(path: string, lines = 15): string {
@@ -119,9 +129,15 @@ export class Guest {
     }
   }
 
-  exec(cmd: string, opts?: { stdin?: Buffer; timeoutMs?: number }): Promise<ExecResult> {
+  exec(cmd: string, opts?: ExecOptions): Promise<ExecResult> {
     if (!this.ssh) throw new InfraError('ssh', 'guest is not connected');
     return this.ssh.exec(cmd, opts);
+  }
+
+  /** Like exec, streaming stdout, and resolving however the command ends. */
+  streamed(cmd: string, opts: ExecOptions): Promise<ExecResult> {
+    if (!this.ssh) throw new InfraError('ssh', 'guest is not connected');
+    return this.ssh.streamed(cmd, opts);
   }
 
   async facts(): Promise<GuestFacts> {

@@ -1,33 +1,41 @@
 // A run: for each kernel, fetch it, build its image, boot it, run the suite families,
 // collect their TAP. Results are saved after every family, so nothing finished is lost.
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../images/initramfs.js';
 import { prepareKernel, type Kernel } from '../images/kernel.js';
 import { scratchExt4 } from '../images/scratch.js';
 import type { RunFolder } from '../reports/runfolder.js';
 import type { Expectations } from '../reports/expectations.js';
+import type { Fingerprint } from '../reports/fingerprint.js';
 import type { KernelResult, Results } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
 import { accelPlan, type AccelChoice } from './accel.js';
-import { guestBundle, GUEST_DIR } from './bundle.js';
+import { guestBundle, suiteVersion } from './bundle.js';
 import { InfraError } from './errors.js';
 import { Guest, poolDrift } from './guest.js';
-import { parseTap } from './tap.js';
+import { runFamily } from './family.js';
+import type { KernelProgress } from './progress.js';
 
 export interface RunOptions {
   kernels: string[];
   families: Family[];
   cases: string[]; // case-id patterns; empty for all
   pool1g: number | 'auto'; // 1 GiB huge pages; auto: 2 under KVM, none under TCG
+  jobs: number; // guests at once
   accel: AccelChoice;
   hugepages: number;
   memoryMb: number;
   bootTimeoutMs: number;
   suiteTimeoutMs: number;
+  caseTimeoutMs: number; // a case printing nothing this long is hung
   refresh: boolean;
   expectations: Expectations;
   log: (line: string) => void;
+  progress?: (kernel: string) => KernelProgress; // a bar per kernel on a terminal
+  onKernelDone?: (k: KernelResult) => void; // each kernel once all its suites ran (or it failed)
 }
 
 const KVM_TRIAL_MS = 30_000;
@@ -42,8 +50,29 @@ export function gigantic(pool: number, memoryMb: number): { memoryMb: number; cm
   return { memoryMb: Math.max(memoryMb, 3072) + 1024 * pool, cmdline: `hugepagesz=1G hugepages=${pool}` };
 }
 
-/** A single-quoted shell word. */
-export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+/** sha256 of the kernel's .config where the build ships one (Debian ≤ 6.x: boot/config-<release>). */
+function configHash(k: Kernel): string | null {
+  if (!k.modulesDir) return null;
+  const candidates = [join(k.modulesDir, '../../../boot', `config-${k.release}`), join(k.modulesDir, 'build/.config'), join(k.modulesDir, 'config')];
+  const found = candidates.find((f) => existsSync(f));
+  return found ? createHash('sha256').update(readFileSync(found)).digest('hex').slice(0, 16) : null;
+}
+
+let qemuVersion: Promise<string> | null = null;
+
+async function fingerprint(g: Guest, k: Kernel, accel: string): Promise<Fingerprint> {
+  qemuVersion ??= new Promise((resolve) =>
+    execFile('qemu-system-x86_64', ['--version'], (err, out) => resolve(err ? 'unknown' : (/version (\S+)/.exec(out)?.[1] ?? 'unknown'))),
+  );
+  const r = await g.exec("cat /proc/cmdline; awk '/^KernelPageSize/ {print $2; exit}' /proc/self/smaps");
+  const [cmdline, pageKb] = r.stdout.trim().split('\n');
+  const pools = Object.fromEntries(Object.entries(await g.pools()).map(([size, p]) => [size, p.free]));
+  return {
+    release: (await g.facts()).release, kernelId: k.id, configHash: configHash(k), cmdline: cmdline ?? '', pools,
+    pageSize: Number(pageKb) * 1024 || 4096, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suiteVersion(),
+  };
+}
+
 
 function emptyResult(spec: string, o: RunOptions): KernelResult {
   return {
@@ -78,17 +107,18 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult
   throw last;
 }
 
-async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results: Results, bundle: Buffer): Promise<void> {
-  const res = emptyResult(spec, o);
-  results.kernels.push(res);
+async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results: Results, res: KernelResult, bundle: Buffer): Promise<void> {
   let guest: Guest | null = null;
+  const bar = o.progress?.(spec);
   try {
+    bar?.phase('fetching');
     const kernel = await prepareKernel(spec, o.refresh, o.log).catch((e: Error) => {
       throw e instanceof InfraError ? e : new InfraError('fetch', e.message);
     });
     Object.assign(res, { id: kernel.id, version: kernel.version, release: kernel.release });
     o.log(`${spec}: ${kernel.release} (${kernel.version}), ${kernel.pvh ? 'vmlinux via PVH' : 'bzImage'}`);
     const dir = folder.guestDir(kernel.id);
+    bar?.phase('image, boot');
     guest = await bootWithFallback(kernel, o, res, join(dir, 'console.log'));
     res.bootSeconds = guest.bootSeconds;
     const facts = await guest.facts();
@@ -96,28 +126,63 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
     o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
     await guest.push(bundle);
     const baseline = await guest.pools();
+    res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '');
+    let boots = 1;
     for (const family of o.families) {
+      if (res.familiesDone?.includes(family)) continue; // resumed: this one finished before
       const t0 = Date.now();
-      const r = await guest.exec(`cd ${GUEST_DIR} && node suites/main.js ${[family, ...o.cases].map(shellQuote).join(' ')}`, { timeoutMs: o.suiteTimeoutMs });
-      writeFileSync(join(dir, `${family}.tap`), r.stdout);
-      if (r.stderr) writeFileSync(join(dir, `${family}.stderr`), r.stderr);
-      const parsed = parseTap(r.stdout);
-      for (const c of parsed.cases) if (c.observation) c.verdict = o.expectations.judge(c.id, facts.release, c.observation.label);
-      res.cases.push(...parsed.cases);
-      if (parsed.problems.length) throw new InfraError('collect', `${family}: malformed TAP: ${parsed.problems.join('; ')}`, r.stderr.trim());
-      const n = (s: string) => parsed.cases.filter((c) => c.status === s).length;
-      const dev = parsed.cases.filter((c) => c.verdict?.status === 'deviation').length;
+      // Resumed mid-family: go on after the last case that finished.
+      const after = res.cases.filter((c) => c.family === family).at(-1)?.id ?? null;
+      let total = 0;
+      let finished = 0;
+      bar?.phase(family);
+      const outcome = await runFamily(family, {
+        onPlan: (n) => {
+          total = n;
+          bar?.cases(finished, total);
+        },
+        guest,
+        after,
+        patterns: o.cases,
+        caseTimeoutMs: o.caseTimeoutMs,
+        suiteTimeoutMs: o.suiteTimeoutMs,
+        consoleLog: () => join(dir, boots === 1 ? 'console.log' : `console.${boots}.log`),
+        reboot: async () => {
+          await guest!.close();
+          boots += 1;
+          guest = await bootWithFallback(kernel, o, res, join(dir, `console.${boots}.log`));
+          await guest.push(bundle);
+          return guest;
+        },
+        onCase: (c) => {
+          if (c.observation) c.verdict = o.expectations.judge(c.id, facts.release, c.observation.label);
+          res.cases.push(c);
+          folder.appendCase(spec, c);
+          bar?.cases(++finished, total);
+        },
+        log: (line) => o.log(`${facts.release}: ${line}`),
+      });
+      guest = outcome.guest;
+      writeFileSync(join(dir, `${family}.tap`), outcome.tap);
+      if (outcome.stderr) writeFileSync(join(dir, `${family}.stderr`), outcome.stderr);
+      const done = outcome.cases;
+      const n = (s: string) => done.filter((c) => c.status === s).length;
+      const dev = done.filter((c) => c.verdict?.status === 'deviation').length;
       // Every case must give back what it took: checked again here, from outside the suite.
       const drift = poolDrift(baseline, await guest.pools());
       if (drift.length) {
         (res.poolDrift ??= []).push({ after: family, drift });
         o.log(`${facts.release}: hugetlb pool not back at its baseline after ${family}: ${drift.join(', ')} (see the cases with poolBalanced false)`);
       }
-      o.log(`${facts.release}: ${family}: ${parsed.cases.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors; ${dev} deviations) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+      const broke = n('crash') + n('timeout') ? `, ${n('crash')} crashed, ${n('timeout')} timed out` : '';
+      (res.familiesDone ??= []).push(family);
+      o.log(`${facts.release}: ${family}: ${done.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors${broke}; ${dev} deviations) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
       folder.save(results);
     }
+    bar?.done('done');
   } catch (e) {
     if (!(e instanceof InfraError)) throw e;
+    bar?.done(`${e.phase} failed`);
     res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
     o.log(`${spec}: ${e.phase} failed: ${e.message}`);
     if (e.detail) o.log(e.detail.split('\n').map((l) => `  | ${l}`).join('\n'));
@@ -127,9 +192,31 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
   }
 }
 
+const kernelDone = (k: KernelResult, families: Family[]) => !k.error && families.every((f) => k.familiesDone?.includes(f));
+
+/** Guests that fit at once: one per core, and as many as memory holds with 1 GiB to spare. */
+export function autoJobs(cores: number, freeMb: number, guestMb: number): number {
+  return Math.max(1, Math.min(cores, Math.floor((freeMb - 1024) / (guestMb + 256))));
+}
+
 export async function run(o: RunOptions, folder: RunFolder, results: Results): Promise<void> {
   const bundle = guestBundle();
-  for (const spec of o.kernels) await runKernel(spec, o, folder, results, bundle);
+  // Each kernel's entry is made up front, so results.json lists kernels in the order asked for
+  // whichever guest finishes first.
+  // A resumed run keeps what its kernels already have and runs only what is missing.
+  const entries = o.kernels.map((spec) => results.kernels.find((k) => k.spec === spec) ?? emptyResult(spec, o));
+  results.kernels.splice(0, results.kernels.length, ...entries);
+  const todo = entries.map((k, i) => i).filter((i) => !kernelDone(entries[i], o.families));
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const i = todo[next++];
+      if (entries[i].error) entries[i].error = null; // tried again
+      await runKernel(o.kernels[i], o, folder, results, entries[i], bundle);
+      o.onKernelDone?.(entries[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(o.jobs, todo.length) }, worker));
   results.finished = new Date().toISOString();
   results.complete = results.kernels.every((k) => !k.error && k.cases.every((c) => c.status !== 'error'));
   folder.save(results);

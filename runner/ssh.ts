@@ -34,11 +34,25 @@ export interface ExecResult {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** How it ended: the command exited, printed nothing for idleMs, ran past timeoutMs, or the connection went away. */
+  ended: 'exit' | 'idle' | 'timeout' | 'lost';
+}
+
+export interface ExecOptions {
+  stdin?: Buffer;
+  timeoutMs?: number;
+  idleMs?: number; // give up when stdout stays silent this long
+  onData?: (chunk: string) => void;
 }
 
 export class Ssh {
   private queue: Promise<unknown> = Promise.resolve();
-  private constructor(private readonly client: Client) {}
+  private lost = false;
+  private constructor(private readonly client: Client) {
+    client.setMaxListeners(0);
+    client.on('close', () => (this.lost = true));
+    client.on('error', () => (this.lost = true)); // after connect: the guest is gone; exec sees it as 'lost'
+  }
 
   static connect(port: number, privateKey: string, hostKey: Buffer, timeoutMs = 10_000): Promise<Ssh> {
     return new Promise((resolve, reject) => {
@@ -59,15 +73,25 @@ export class Ssh {
     });
   }
 
-  /** Run one command; the next starts only once this channel has closed. */
-  exec(cmd: string, opts: { stdin?: Buffer; timeoutMs?: number } = {}): Promise<ExecResult> {
+  /** Run one command; the next starts only once this channel has closed. A timeout or a lost
+   * connection is an error here; streamed() reports them as how the command ended. */
+  async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    const r = await this.streamed(cmd, opts);
+    if (r.ended === 'timeout' || r.ended === 'idle') throw new InfraError('run', `'${cmd}' did not finish within ${(opts.timeoutMs ?? 60_000) / 1000} s`, r.stdout);
+    if (r.ended === 'lost') throw new InfraError('ssh', `the guest went away during '${cmd}'`, r.stdout);
+    return r;
+  }
+
+  /** Run one command, streaming stdout to onData; resolves however it ends, with what it printed. */
+  streamed(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const run = () => this.execNow(cmd, opts);
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
   }
 
-  private execNow(cmd: string, { stdin, timeoutMs = 60_000 }: { stdin?: Buffer; timeoutMs?: number }): Promise<ExecResult> {
+  private execNow(cmd: string, { stdin, timeoutMs = 60_000, idleMs, onData }: ExecOptions): Promise<ExecResult> {
+    if (this.lost) return Promise.resolve({ code: null, signal: null, stdout: '', stderr: '', ended: 'lost' });
     return new Promise((resolve, reject) => {
       this.client.exec(cmd, (err, ch) => {
         if (err) return reject(new InfraError('ssh', `exec '${cmd}': ${err.message}`));
@@ -75,19 +99,41 @@ export class Ssh {
         const errOut: Buffer[] = [];
         let code: number | null = null;
         let signal: string | null = null;
-        const timer = setTimeout(() => {
+        let ended: ExecResult['ended'] = 'exit';
+        let idle: NodeJS.Timeout | undefined;
+        const finish = () => {
+          clearTimeout(timer);
+          clearTimeout(idle);
+          this.client.removeListener('close', onLost);
+          resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString(), ended });
+        };
+        const stop = (why: ExecResult['ended']) => {
+          ended = why;
           ch.close();
-          reject(new InfraError('run', `'${cmd}' did not finish within ${timeoutMs / 1000} s`, Buffer.concat(out).toString()));
-        }, timeoutMs);
-        ch.on('data', (d: Buffer) => out.push(d));
+          finish();
+        };
+        const onLost = () => stop('lost');
+        const timer = setTimeout(() => stop('timeout'), timeoutMs);
+        const armIdle = () => {
+          if (!idleMs) return;
+          clearTimeout(idle);
+          idle = setTimeout(() => stop('idle'), idleMs);
+        };
+        armIdle();
+        this.client.once('close', onLost);
+        ch.on('data', (d: Buffer) => {
+          out.push(d);
+          armIdle();
+          onData?.(d.toString());
+        });
         ch.stderr.on('data', (d: Buffer) => errOut.push(d));
         ch.on('exit', (c: number | null, s?: string) => {
           code = c;
           signal = s ?? null;
         });
         ch.on('close', () => {
-          clearTimeout(timer);
-          resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errOut).toString() });
+          if (ended === 'exit' && code === null && signal === null) ended = 'lost'; // closed without an exit status
+          finish();
         });
         if (stdin) ch.end(stdin);
         else ch.end();

@@ -19,17 +19,52 @@ function toCase(r: Result): CaseResult {
   return { id, status: 'observed', observation: diag };
 }
 
+/** A TAP reader fed chunk by chunk: each point as it completes, and the guest's
+ * `# case <id>` comments (a case started). end() gives the stream-level problems. */
+export class TapStream {
+  readonly cases: CaseResult[] = [];
+  readonly problems: string[] = [];
+  started: string | null = null; // the case announced last, until its point arrives
+  private readonly p = new Parser();
+  private partial = ''; // an unfinished last line, for the announcement scan
+
+  constructor(onCase: (c: CaseResult) => void = () => {}, onPlan: (count: number) => void = () => {}) {
+    this.p.on('plan', (plan: { start: number; end: number }) => onPlan(plan.end - plan.start + 1));
+    this.p.on('assert', (r: Result) => {
+      const c = toCase(r);
+      this.cases.push(c);
+      onCase(c);
+    });
+    this.p.on('bailout', (reason: string) => this.problems.push(`bail out: ${reason}`));
+    this.p.on('complete', (f) => {
+      if (f.plan.end === null || f.plan.end === undefined) this.problems.push('no plan');
+      else if (f.count !== f.plan.end - f.plan.start + 1) this.problems.push(`plan says ${f.plan.end} cases, stream has ${f.count}`);
+      for (const e of f.failures) if (e.tapError) this.problems.push(e.tapError);
+    });
+  }
+
+  write(chunk: string): void {
+    // Announcements are read from the raw lines: the parser holds a point back until it
+    // knows whether a YAML block follows, and the culprit's line may be the stream's last.
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) {
+      const announced = /^# case (\S+)$/.exec(line);
+      const point = /^(?:not )?ok \d+ - (\S+)/.exec(line);
+      if (announced) this.started = announced[1];
+      else if (point && point[1] === this.started) this.started = null;
+    }
+    this.p.write(chunk);
+  }
+
+  end(): ParsedTap {
+    this.p.end();
+    return { cases: this.cases, problems: this.problems };
+  }
+}
+
 export function parseTap(text: string): ParsedTap {
-  const cases: CaseResult[] = [];
-  const problems: string[] = [];
-  const p = new Parser();
-  p.on('assert', (r: Result) => cases.push(toCase(r)));
-  p.on('bailout', (reason: string) => problems.push(`bail out: ${reason}`));
-  p.on('complete', (f) => {
-    if (f.plan.end === null || f.plan.end === undefined) problems.push('no plan');
-    else if (f.count !== f.plan.end - f.plan.start + 1) problems.push(`plan says ${f.plan.end} cases, stream has ${f.count}`);
-    for (const e of f.failures) if (e.tapError) problems.push(e.tapError);
-  });
-  p.end(text);
-  return { cases, problems };
+  const s = new TapStream();
+  s.write(text);
+  return s.end();
 }

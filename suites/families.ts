@@ -1,4 +1,9 @@
 // The suite families the guest entry point can run. Names only: the host imports this.
 export const FAMILIES = ['zap', 'populate', 'mremap', 'advice', 'resv'] as const;
-export type Family = (typeof FAMILIES)[number];
-export const isFamily = (s: string): s is Family => (FAMILIES as readonly string[]).includes(s);
+// Families that break the guest on purpose, for mmatrix's own tests of crash and hang
+// handling; accepted only with MMATRIX_TEST_FAMILIES=1 in the environment.
+export const TEST_FAMILIES = ['panic', 'hang'] as const;
+export type Family = (typeof FAMILIES)[number] | (typeof TEST_FAMILIES)[number];
+export const testFamiliesOn = () => process.env.MMATRIX_TEST_FAMILIES === '1';
+export const isFamily = (s: string): s is Family =>
+  (FAMILIES as readonly string[]).includes(s) || (testFamiliesOn() && (TEST_FAMILIES as readonly string[]).includes(s));

@@ -1,5 +1,5 @@
-// Guest entry point: `node suites/main.js <family> [pattern…]` runs one family's cases (those
-// whose id matches a pattern, when given) and prints TAP.
+// Guest entry point: `node suites/main.js <family> [--after=<id>] [pattern…]` runs one family's
+// cases (those whose id matches a pattern, when given; only those after <id>) and prints TAP.
 import { release } from 'node:os';
 import { runCases, type Case } from '../guest/harness.js';
 import { caseFilter } from '../guest/pattern.js';
@@ -13,8 +13,12 @@ import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
 import { resvCases } from './resv.js';
 import { zapCases } from './zap.js';
+import { hangCases, panicCases } from './breakers.js';
 
-const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = { zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases, resv: resvCases };
+const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
+  zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases, resv: resvCases,
+  panic: panicCases, hang: hangCases,
+};
 
 /** `dir` when a filesystem of `type` is mounted there, else null. */
 function mounted(dir: string, type: string): string | null {
@@ -38,7 +42,11 @@ function main(argv: string[]): number {
     ext4: mounted(process.env.MMATRIX_EXT4 ?? '/mnt/ext4', 'ext4'),
     thp: thpMode(),
   };
-  const cases = BUILDERS[family](env).filter((c) => caseFilter(argv.slice(1))(c.id));
+  // --after=<id>: resume behind a case that took the previous guest down.
+  const after = argv.find((a) => a.startsWith('--after='))?.slice('--after='.length);
+  const keep = caseFilter(argv.slice(1).filter((a) => !a.startsWith('--')));
+  let cases = BUILDERS[family](env).filter((c) => keep(c.id));
+  if (after !== undefined) cases = cases.slice(cases.findIndex((c) => c.id === after) + 1);
   const pools = Object.entries(env.pools).map(([size, free]) => `${Number(size) >> 20}M:${free}`).join(' ');
   tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'}`);
   return runCases(cases, tap) > 0 ? 1 : 0;

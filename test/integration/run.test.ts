@@ -1,6 +1,6 @@
 // Real kernels in real QEMU: no mocked guest. Boots Debian 5.10 and 6.1 and checks what
 // the kernels really do, then that a repeat run fetches and builds nothing, and that
-// SIGINT leaves no QEMU behind and keeps what finished.
+// SIGINT leaves no QEMU behind and keeps what finished, and --resume finishes the run.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -149,7 +149,8 @@ test.serial('a repeat run downloads and rebuilds nothing; a deviation exits 1 na
 
 test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', async (t) => {
   const runs = mkdtempSync(join(tmpdir(), 'mmatrix-it-'));
-  const p = spawn(process.execPath, [CLI, 'run', '-k', 'debian:bookworm', '-k', 'debian:bullseye', '--runs-dir', runs], { cwd });
+  // One guest at a time, so the first kernel is finished when the second boots.
+  const p = spawn(process.execPath, [CLI, 'run', '-j', '1', '-k', 'debian:bookworm', '-k', 'debian:bullseye', '--runs-dir', runs], { cwd });
   let out = '';
   const code = await new Promise<number | null>((resolve) => {
     p.stdout.on('data', (d: Buffer) => {
@@ -166,4 +167,16 @@ test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', asyn
   t.false(res.complete);
   const first = res.kernels[0].cases;
   t.true(first.length >= 100 && first.every((c) => c.status === 'observed' || /-1g-/.test(c.id)), 'the finished kernel is kept');
+  // --resume finishes the same run folder: the finished kernel is not run again.
+  const dir = join(runs, res.runId);
+  const again = spawnSync(process.execPath, [CLI, 'run', '--resume', dir], { cwd, encoding: 'utf8', timeout: 15 * 60_000 });
+  t.log(again.stdout);
+  t.is(again.status, 0, again.stderr);
+  t.regex(again.stdout, /resumed: \d+ cases kept/);
+  t.notRegex(again.stdout, /6\.1\.0[^\n]*booting under/, '6.1 finished before: not booted again');
+  const done = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results;
+  t.true(done.complete);
+  t.deepEqual(done.kernels.map((k) => k.spec), ['debian:bookworm', 'debian:bullseye']);
+  t.deepEqual(done.kernels[0].cases.length, first.length);
+  t.true(done.kernels[1].cases.length >= 100);
 });

@@ -1,6 +1,9 @@
 // The CLI on bad input: one line naming the problem, exit 2, nothing started.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fromRoot } from '../../images/paths.js';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), ...args], { encoding: 'utf8' });
@@ -15,7 +18,30 @@ test('an unknown flag is an error with a suggestion', (t) => {
 test('an unknown Debian suite is named with the known ones', (t) => {
   const r = cli('run', '-k', 'debian:buster');
   t.is(r.status, 2);
-  t.regex(r.stderr, /unknown kernel 'debian:buster': Debian suites are bullseye, bookworm/);
+  t.regex(r.stderr, /unknown kernel 'debian:buster'/);
+  t.regex(r.stderr, /use debian:<suite> \(bullseye, bookworm/);
+});
+
+test('a misspelt Debian suite gets a suggestion', (t) => {
+  const r = cli('run', '-k', 'debian:bookwrom');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /unknown kernel 'debian:bookwrom' \(did you mean debian:bookworm\?\)/);
+});
+
+test('every subcommand has help', (t) => {
+  for (const c of ['run', 'diff', 'merge', 'report', 'show', 'kernels', 'images', 'bench']) {
+    const r = cli(c, '--help');
+    t.is(r.status, 0, c);
+    t.regex(r.stdout, new RegExp(`Usage: mmatrix ${c}`), c);
+  }
+});
+
+test('report refuses results of another schema version, naming it', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmatrix-report-'));
+  writeFileSync(join(dir, 'results.json'), JSON.stringify({ schema: 'mmatrix.results/9', kernels: [] }));
+  const r = cli('report', dir);
+  t.is(r.status, 2);
+  t.regex(r.stderr, /has schema 'mmatrix\.results\/9'; this mmatrix reads mmatrix\.results\/1/);
 });
 
 test('a kernel source of unknown kind', (t) => {

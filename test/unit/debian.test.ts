@@ -1,6 +1,7 @@
 import test from 'ava';
 import { parse822 } from '../../images/apt.js';
-import { pickKernel } from '../../images/debian.js';
+import { pickKernel, suiteOfVersion } from '../../images/debian.js';
+import { parseKernelSpec } from '../../images/kernel.js';
 
 const bookworm = parse822(`Package: linux-image-6.1.0-49-amd64-unsigned
 Version: 6.1.175-1
@@ -46,4 +47,15 @@ test('no kernel in the suite gives null', (t) => {
 test('parse822 folds continuation lines', (t) => {
   const [r] = parse822('Package: a\nDescription: one\n two\n');
   t.is(r.Description, 'one\ntwo');
+});
+
+test('an exact package version names its suite, and picks that version only', (t) => {
+  t.is(suiteOfVersion('6.1.176-1'), 'bookworm');
+  t.is(suiteOfVersion('6.12.117-1'), 'trixie');
+  t.is(suiteOfVersion('7.3~rc7-1~exp1'), 'experimental');
+  t.is(suiteOfVersion('4.19.1-1'), null);
+  t.is(pickKernel('bookworm', bookworm, '6.1.176-1')!.version, '6.1.176-1');
+  t.is(pickKernel('bookworm', bookworm, '6.1.99-1'), null);
+  t.deepEqual(parseKernelSpec('debian:6.1.176-1'), { kind: 'debian', suite: 'bookworm', version: '6.1.176-1', text: 'debian:6.1.176-1' });
+  t.throws(() => parseKernelSpec('debian:4.19.1-1'), { message: /unknown kernel 'debian:4\.19\.1-1'/ });
 });

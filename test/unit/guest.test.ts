@@ -1,7 +1,8 @@
 import test from 'ava';
 import { caseFilter } from '../../guest/pattern.js';
 import { parsePools, poolDrift } from '../../runner/guest.js';
-import { gigantic, shellQuote } from '../../runner/run.js';
+import { shellQuote } from '../../runner/family.js';
+import { gigantic } from '../../runner/run.js';
 
 test('pools parse from the sysfs listing, and drift names each pool that moved', (t) => {
   const base = parsePools('2048kB 64 0\n1048576kB 2 0\n');

@@ -1,0 +1,101 @@
+// The subcommands that read rather than run: show, kernels, images.
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../images/apt.js';
+import { suggest } from '../images/suggest.js';
+import { cachePath } from '../images/cache.js';
+import { DEBIAN_SUITES, resolveDebian } from '../images/debian.js';
+import type { Expectations } from '../reports/expectations.js';
+import { kernelTitle, type Results } from '../reports/results.js';
+
+/** A case across the kernels of a run: its observation, its expectation and the source. */
+export function showCase(r: Results, id: string, x: Expectations): string {
+  const ids = [...new Set(r.kernels.flatMap((k) => k.cases.map((c) => c.id)))];
+  if (!ids.includes(id)) throw new InputError(`no case '${id}' in run ${r.runId}; did you mean ${suggest(id, ids).join(', ')}?`);
+  const out = [`${id}  (run ${r.runId})`];
+  for (const k of r.kernels) {
+    const c = k.cases.find((x) => x.id === id);
+    out.push('', `== ${kernelTitle(k)} (${k.spec} ${k.version}, ${k.accel ?? '?'})`);
+    if (!c) {
+      out.push('not run');
+      continue;
+    }
+    out.push(`status: ${c.status}${c.reason ? ` (${c.reason})` : ''}`);
+    if (c.observation) {
+      out.push(`label: ${c.observation.label}`);
+      const expected = k.release ? x.expected(id, k.release) : null;
+      out.push(expected ? `expected: ${expected.label} ${expected.label === c.observation.label ? '✓' : '✗'}\nsource: ${expected.source}` : 'expected: (no entry in the table)');
+      out.push('observation:', ...JSON.stringify(c.observation, null, 2).split('\n').map((l) => `  ${l}`));
+    }
+    if (c.console) out.push('console:', ...c.console.split('\n').map((l) => `  ${l}`));
+  }
+  return out.join('\n') + '\n';
+}
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+
+function duBytes(path: string): number {
+  if (!existsSync(path)) return 0;
+  const s = statSync(path);
+  if (!s.isDirectory()) return s.blocks * 512;
+  return readdirSync(path).reduce((n, f) => n + duBytes(join(path, f)), 0);
+}
+
+/** Known kernel sources, their newest versions (from the package lists, fetched if missing), and what is cached. */
+export async function listKernels(resolve: boolean): Promise<string> {
+  const cached = existsSync(cachePath('kernels')) ? readdirSync(cachePath('kernels')) : [];
+  const rows = ['| kernel | line | newest | cached |', '|---|---|---|---|'];
+  for (const [suite, line] of Object.entries(DEBIAN_SUITES)) {
+    const saved = cachePath('apt', suite, 'resolved.json');
+    let newest = '(not looked up; `mmatrix kernels --resolve`)';
+    if (resolve) newest = (await resolveDebian(suite)).version;
+    else if (existsSync(saved)) newest = (JSON.parse(readFileSync(saved, 'utf8')) as { kernel: { version: string } }).kernel.version;
+    const have = cached.filter((d) => d.startsWith('debian-') && d.endsWith(`_${newest}`));
+    const other = cached.filter((d) => d.startsWith(`debian-${line}`) && !have.includes(d));
+    rows.push(`| debian:${suite} | ${line} | ${newest} | ${have.length ? 'yes' : 'no'}${other.length ? ` (also ${other.map((d) => d.split('_')[1]).join(', ')})` : ''} |`);
+  }
+  const custom = cached.filter((d) => d.startsWith('bzimage-'));
+  return [
+    rows.join('\n'),
+    '',
+    'Also: debian:<package version> (an exact version the archive still has), bzimage:<path>[,modules=<dir>] (your build).',
+    custom.length ? `Cached bzimage kernels: ${custom.length}.` : '',
+  ].filter(Boolean).join('\n') + '\n';
+}
+
+interface ImageEntry {
+  name: string;
+  kernel: string;
+  bytes: number;
+  built: Date;
+}
+
+export function listImages(): ImageEntry[] {
+  const dir = cachePath('images');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((d) => !d.includes('.tmp-'))
+    .map((d) => ({ name: d, kernel: d.replace(/-[0-9a-f]{16}$/, ''), bytes: duBytes(join(dir, d)), built: statSync(join(dir, d)).mtime }));
+}
+
+export function renderImages(entries: ImageEntry[]): string {
+  if (!entries.length) return 'no images cached\n';
+  const rows = entries.map((e) => `| ${e.name} | ${mb(e.bytes)} | ${e.built.toISOString().slice(0, 16)} |`);
+  const total = entries.reduce((n, e) => n + e.bytes, 0);
+  return ['| image | size | built |', '|---|---|---|', ...rows, '', `${entries.length} image(s), ${mb(total)}`].join('\n') + '\n';
+}
+
+/** Remove every image but the newest of each kernel (all of them with `all`). */
+export function pruneImages(all: boolean): ImageEntry[] {
+  const entries = listImages().sort((a, b) => b.built.getTime() - a.built.getTime());
+  const keep = new Set<string>();
+  const removed = entries.filter((e) => {
+    if (!all && !keep.has(e.kernel)) {
+      keep.add(e.kernel);
+      return false;
+    }
+    return true;
+  });
+  for (const e of removed) rmSync(cachePath('images', e.name), { recursive: true, force: true });
+  return removed;
+}

@@ -1,0 +1,96 @@
+// One suite family in a guest, surviving the cases that break it. The guest announces
+// each case before running it (`# case <id>`), and each finished case is handed on as it
+// arrives. When the stream stops short — the kernel panicked and QEMU exited, the
+// connection dropped, or nothing came for the case timeout — the announced case is the
+// culprit: it is marked crash or timeout with the console's last lines, a fresh guest is
+// booted, and the family resumes after it.
+import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
+import { GUEST_DIR } from './bundle.js';
+import { InfraError } from './errors.js';
+import { TapStream } from './tap.js';
+import type { CaseResult } from '../reports/results.js';
+import { TEST_FAMILIES, type Family } from '../suites/families.js';
+
+export interface FamilyContext {
+  guest: Guest;
+  after: string | null; // start after this case (a resumed run)
+  reboot(): Promise<Guest>; // a fresh guest of the same kernel, bundle pushed
+  consoleLog(): string; // the current guest's console file
+  patterns: string[];
+  caseTimeoutMs: number;
+  suiteTimeoutMs: number;
+  onCase(c: CaseResult): void; // each case as it finishes, culprits included
+  onPlan?(count: number): void; // how many cases the guest is about to run
+  log(line: string): void;
+}
+
+export interface FamilyOutcome {
+  cases: CaseResult[];
+  tap: string; // every attempt's stream, in order
+  stderr: string;
+  guest: Guest; // the guest to go on with (a fresh one after a crash)
+}
+
+const MAX_RESTARTS = 5;
+
+/** A single-quoted shell word. */
+export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function familyCommand(family: Family, patterns: string[], after: string | null): string {
+  const env = (TEST_FAMILIES as readonly string[]).includes(family) ? 'MMATRIX_TEST_FAMILIES=1 ' : '';
+  const args = [family, ...(after ? [`--after=${after}`] : []), ...patterns];
+  return `cd ${GUEST_DIR} && ${env}node suites/main.js ${args.map(shellQuote).join(' ')}`;
+}
+
+export async function runFamily(family: Family, ctx: FamilyContext): Promise<FamilyOutcome> {
+  const cases: CaseResult[] = [];
+  let tap = '';
+  let stderr = '';
+  let guest = ctx.guest;
+  let after = ctx.after;
+  for (let restarts = 0; ; restarts++) {
+    const stream = new TapStream(
+      (c) => {
+        const withFamily = { ...c, family };
+        cases.push(withFamily);
+        ctx.onCase(withFamily);
+      },
+      (n) => ctx.onPlan?.(n + cases.length),
+    );
+    const r = await guest.streamed(familyCommand(family, ctx.patterns, after), {
+      timeoutMs: ctx.suiteTimeoutMs,
+      idleMs: ctx.caseTimeoutMs,
+      onData: (chunk) => stream.write(chunk),
+    });
+    const parsed = stream.end();
+    tap += r.stdout;
+    stderr += r.stderr;
+    if (r.ended === 'exit' && !stream.started) {
+      if (parsed.problems.length) throw new InfraError('collect', `${family}: malformed TAP: ${parsed.problems.join('; ')}`, r.stderr.trim());
+      return { cases, tap, stderr, guest };
+    }
+    const culprit = stream.started;
+    if (!culprit) throw new InfraError('run', `${family}: the guest stopped between cases (${r.ended})`, consoleTail(ctx.consoleLog()));
+    // A panic reboots, and -no-reboot turns that into QEMU exiting: give it a moment.
+    for (let i = 0; i < 20 && guest.alive() && r.ended === 'lost'; i++) await new Promise((res) => setTimeout(res, 100));
+    let status: 'crash' | 'timeout';
+    let reason: string;
+    if (r.ended === 'lost' || !guest.alive()) {
+      status = 'crash';
+      reason = guest.alive() ? 'the guest dropped the connection during the case' : 'the guest died during the case';
+    } else {
+      status = 'timeout';
+      const answers = await guest.exec('true', { timeoutMs: 5000 }).then(() => true, () => false);
+      const limit = r.ended === 'idle' ? `${ctx.caseTimeoutMs / 1000} s without output` : `the suite timeout of ${ctx.suiteTimeoutMs / 1000} s`;
+      reason = answers ? `hung test: no result after ${limit}; the kernel still answers SSH` : `hung kernel: no result after ${limit}, and the guest no longer answers SSH`;
+    }
+    const culpritCase: CaseResult = { id: culprit, family, status, reason, console: consoleExcerpt(ctx.consoleLog()) };
+    cases.push(culpritCase);
+    ctx.onCase(culpritCase);
+    ctx.log(`${family}: ${culprit}: ${status}: ${reason}`);
+    if (restarts >= MAX_RESTARTS) throw new InfraError('run', `${family}: ${restarts + 1} cases took the guest down; giving up`);
+    ctx.log(`${family}: booting a fresh guest to go on after ${culprit}`);
+    guest = await ctx.reboot();
+    after = culprit;
+  }
+}

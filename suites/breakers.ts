@@ -1,0 +1,34 @@
+// The test-only families: one case in the middle that panics the kernel (sysrq 'c') or
+// hangs (never returns), between two harmless probes. mmatrix's tests check that the probe
+// before is kept, the culprit is marked with its console excerpt, and the probe after runs
+// on a fresh guest.
+import { writeFileSync } from 'node:fs';
+import type { Case } from '../guest/harness.js';
+import { MEMTYPES, type GuestEnv } from './memtypes.js';
+import { record } from './observe.js';
+
+const anon = MEMTYPES.find((m) => m.id === 'anon-private')!;
+
+const probe = (id: string): Case => ({ id: `${id}.anon-private`, run: () => ({ ...record(id, '', anon, 0, { ret: 0 }, {}), poolBalanced: null, label: 'ok' }) });
+
+export function panicCases(_env: GuestEnv): Case[] {
+  return [
+    probe('probe_before'),
+    { id: 'sysrq_crash.anon-private', run: () => (writeFileSync('/proc/sysrq-trigger', 'c'), {}) },
+    probe('probe_after'),
+  ];
+}
+
+export function hangCases(_env: GuestEnv): Case[] {
+  return [
+    probe('probe_before'),
+    {
+      id: 'hang.anon-private',
+      run: () => {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // forever
+        return {};
+      },
+    },
+    probe('probe_after'),
+  ];
+}

@@ -1,0 +1,44 @@
+// A case that panics the guest and one that hangs: every earlier case kept, the culprit
+// marked with its console excerpt, the later cases run on a fresh guest. Test-only suite
+// families (suites/breakers.ts), enabled with MMATRIX_TEST_FAMILIES=1.
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fromRoot } from '../../images/paths.js';
+import type { Results } from '../../reports/results.js';
+
+test.serial('a panic and a hang: culprits marked, earlier kept, later run on a fresh guest', (t) => {
+  const runs = mkdtempSync(join(tmpdir(), 'mmatrix-crash-'));
+  const r = spawnSync(
+    process.execPath,
+    [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:bookworm', '-s', 'panic', '-s', 'hang', '--case-timeout', '15', '--runs-dir', runs],
+    { cwd: fromRoot('.'), encoding: 'utf8', timeout: 10 * 60_000, env: { ...process.env, MMATRIX_TEST_FAMILIES: '1' } },
+  );
+  t.log(r.stdout);
+  t.is(r.status, 1, 'a crash is a failure of the kernel under test');
+  const res = JSON.parse(readFileSync(join(runs, 'latest', 'results.json'), 'utf8')) as Results;
+  const k = res.kernels[0];
+  t.is(k.error, null);
+  const byId = (family: string, id: string) => k.cases.find((c) => c.family === family && c.id === id)!;
+  for (const family of ['panic', 'hang']) {
+    t.is(byId(family, 'probe_before.anon-private').status, 'observed', `${family}: the case before is kept`);
+    t.is(byId(family, 'probe_after.anon-private').status, 'observed', `${family}: the case after ran on a fresh guest`);
+  }
+  const crash = byId('panic', 'sysrq_crash.anon-private');
+  t.is(crash.status, 'crash');
+  t.regex(crash.console ?? '', /sysrq: Trigger a crash|Kernel panic/);
+  const hang = byId('hang', 'hang.anon-private');
+  t.is(hang.status, 'timeout');
+  t.regex(hang.reason ?? '', /^hung test: no result after 15 s without output; the kernel still answers SSH/);
+  // Every case reached cases.jsonl as it finished.
+  const lines = readFileSync(join(runs, 'latest', 'cases.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string });
+  t.deepEqual(lines.map((l) => l.id).sort(), k.cases.map((c) => c.id).sort());
+  t.is(lines.length, 6);
+  const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
+  t.regex(md, /## Crashes and timeouts/);
+  t.regex(md, /sysrq_crash\.anon-private: CRASH: the guest died during the case/);
+  // Three guests booted (first, after the panic, after the hang); each left its console.
+  t.deepEqual(readdirSync(join(runs, 'latest', k.id)).filter((f) => f.startsWith('console')).sort(), ['console.2.log', 'console.3.log', 'console.log']);
+});
