@@ -4,8 +4,9 @@
 # Debian/Ubuntu packages the runner uses on the host.
 APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils squashfs-tools \
 	e2fsprogs debian-archive-keyring apt dpkg tar python3 make g++
-# The tests also open matrix.html in a real headless browser.
+# The tests also open matrix.html in a real headless browser; the benchmark runs virtme-ng.
 TEST_APT_PACKAGES := chromium
+BENCH_APT_PACKAGES := python3-argcomplete python3-requests
 # node-gyp builds against the system's node headers when it has them, else fetches them.
 NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -51,5 +52,6 @@ test-integration: build
 clean:
 	rm -rf dist guest/addon/build
 
+bench: EXTRA_APT = $(BENCH_APT_PACKAGES)
 bench: build
 	node dist/runner/cli.js bench $(ARGS)

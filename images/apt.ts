@@ -117,11 +117,13 @@ export async function aptShow(a: AptSuite, names: string[]): Promise<Record822[]
 /** Download `name=version` into `dir` unless its file is there; returns the .deb's path. */
 export async function aptDownload(a: AptSuite, name: string, version: string, dir: string, starting = () => {}): Promise<string> {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}_${version.replace(/:/g, '%3a')}_amd64.deb`);
-  if (existsSync(file)) return file;
+  // amd64 for kernels, all for architecture-independent packages (virtme-ng).
+  const found = () => ['amd64', 'all'].map((arch) => join(dir, `${name}_${version.replace(/:/g, '%3a')}_${arch}.deb`)).find((f) => existsSync(f));
+  if (found()) return found()!;
   starting();
   const r = await $({ nothrow: true, quiet: true, cwd: dir })`apt-get ${a.options} -q download ${`${name}=${version}`}`;
-  if (r.exitCode !== 0 || !existsSync(file)) {
+  const file = found();
+  if (r.exitCode !== 0 || !file) {
     throw new InputError(`download of ${name} ${version} failed: ${r.stderr.trim().split('\n').pop()}`);
   }
   return file;

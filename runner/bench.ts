@@ -13,6 +13,7 @@ import { guestBundle } from './bundle.js';
 import { familyCommand } from './family.js';
 import { parseTap } from './tap.js';
 import { scratchExt4 } from '../images/scratch.js';
+import { virtmeNg, vngKernelImage } from '../images/virtmeng.js';
 import { FAMILIES } from '../suites/families.js';
 import { track } from './procs.js';
 import { accelArgs, bootArgs, GUEST_DEFAULTS, machineArgs, type Accel, type GuestConfig } from './qemu.js';
@@ -31,6 +32,32 @@ export interface BenchRow {
   ssh: number[]; // seconds, QEMU start to an authenticated SSH session
   cacheHitMs: number; // knowing the kernel and its image are cached: prepareKernel + buildImage
   suites: SuiteFigure[]; // with --suites: each family once, after a boot
+  firstCommand: number[]; // with --vng: QEMU start to the output of a first command over SSH
+  vng: number[]; // and virtme-ng's start to the output of the same command
+  vngVersion?: string;
+}
+
+const MARK = 'mmatrix-first-command';
+
+/** Seconds from starting `cmd` to `MARK` on its stdout; the process is left to finish (or killed at 5 min). */
+function untilMark(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const t0 = performance.now();
+  const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  track(p);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let at = 0;
+    const kill = setTimeout(() => p.kill('SIGKILL'), 300_000);
+    p.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!at && out.includes(MARK)) at = (performance.now() - t0) / 1000;
+    });
+    p.on('exit', () => {
+      clearTimeout(kill);
+      if (at) resolve(at);
+      else reject(new Error(`${cmd} ${args.join(' ')} never printed the command's output`));
+    });
+  });
 }
 
 export const median = (xs: number[]) => {
@@ -72,8 +99,12 @@ async function suiteFigures(g: Guest, log: (s: string) => void, release: string)
   return out;
 }
 
-export async function bench(specs: string[], repeat: number, accelChoice: AccelChoice, dir: string, log: (s: string) => void, withSuites = false): Promise<BenchRow[]> {
+// virtme-ng takes ~45 s a boot under TCG: three are enough for a median.
+const VNG_RUNS = 3;
+
+export async function bench(specs: string[], repeat: number, accelChoice: AccelChoice, dir: string, log: (s: string) => void, withSuites = false, withVng = false): Promise<BenchRow[]> {
   const accel = accelPlan(accelChoice).order[0];
+  const vng = withVng ? await virtmeNg(log) : null;
   const floor = await floorImage();
   const rows: BenchRow[] = [];
   for (const spec of specs) {
@@ -83,7 +114,7 @@ export async function bench(specs: string[], repeat: number, accelChoice: AccelC
     const image = await buildImage(k);
     const cacheHitMs = performance.now() - t0;
     const disks = [{ file: await scratchExt4(), mode: 'scratch' as const }];
-    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [], cacheHitMs, suites: [] };
+    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [], cacheHitMs, suites: [], firstCommand: [], vng: [] };
     for (let i = 0; i < repeat; i++) {
       row.floor.push(await bootFloor(k, floor, accel));
       const g = await Guest.boot(k, image, {
@@ -95,8 +126,18 @@ export async function bench(specs: string[], repeat: number, accelChoice: AccelC
         disks,
       });
       row.ssh.push(g.bootSeconds);
+      if (vng && i < VNG_RUNS) {
+        await g.exec(`echo ${MARK}`);
+        row.firstCommand.push((performance.now() - g.startedAt) / 1000);
+      }
       if (withSuites && i === 0) row.suites = await suiteFigures(g, log, k.release);
       await g.close();
+      if (vng && i < VNG_RUNS) {
+        const a = vng.argv(vngKernelImage(k), accel === 'tcg', ['echo', MARK]);
+        row.vng.push(await untilMark(a.cmd, a.args, a.env));
+        row.vngVersion = vng.version;
+        log(`${k.release}: run ${i + 1}: first command ${row.firstCommand[i].toFixed(2)} s, virtme-ng ${row.vng[i].toFixed(2)} s`);
+      }
       log(`${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s`);
     }
     rows.push(row);
@@ -117,6 +158,11 @@ export function benchMarkdown(rows: BenchRow[], repeat: number): string {
     const f = median(r.floor);
     const s = median(r.ssh);
     lines.push(`| ${r.release} | ${r.accel} | ${f.toFixed(2)} s | ${s.toFixed(2)} s | ${(s / f).toFixed(2)} | ${r.cacheHitMs.toFixed(0)} ms |`);
+  }
+  const withVng = rows.filter((r) => r.vng.length);
+  if (withVng.length) {
+    lines.push('', `Boot to the output of a first command (\`echo\`), against virtme-ng ${withVng[0].vngVersion} booting the same kernel (medians of ${withVng[0].vng.length}):`, '', '| kernel | mmatrix | virtme-ng | ratio |', '|---|---|---|---|');
+    for (const r of withVng) lines.push(`| ${r.release} | ${median(r.firstCommand).toFixed(2)} s | ${median(r.vng).toFixed(2)} s | ${(median(r.firstCommand) / median(r.vng)).toFixed(2)} |`);
   }
   const withSuites = rows.filter((r) => r.suites.length);
   if (withSuites.length) {

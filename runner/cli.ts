@@ -277,13 +277,14 @@ export function program(): Command {
     .option('-n, --repeat <n>', 'boots of each kind per kernel', positiveInt, 5)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
-    .addHelpText('after', `\nExample:\n  mmatrix bench -k debian:bookworm -n 7`)
+    .addHelpText('after', `\nExamples:\n  mmatrix bench -k debian:bookworm -n 7\n  mmatrix bench -k debian:bookworm --suites --vng`)
     .option('--suites', 'also run every suite once per kernel: wall time and cells per second')
-    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean }) => {
+    .option('--vng', "also time a first command against virtme-ng booting the same kernel (Debian sid's package, unpacked into the cache)")
+    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean; vng?: boolean }) => {
       const kernels = f.kernel ?? DEFAULT_KERNELS;
       for (const k of kernels) checkKernelSpec(parseKernelSpec(k));
       const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
-      const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log, !!f.suites);
+      const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log, !!f.suites, !!f.vng);
       log('\n' + benchMarkdown(rows, f.repeat));
       log(`written: ${relative(process.cwd(), folder.dir)}/bench.json, bench.md`);
     });

@@ -83,6 +83,7 @@ export function consoleTail(path: string, lines = 15): string {
 export class Guest {
   private ssh: Ssh | null = null;
   bootSeconds = 0; // QEMU start to an authenticated SSH session
+  startedAt = 0; // performance.now() when QEMU was started
   bannerSeconds = 0; // QEMU start to dropbear's banner
 
   private constructor(
@@ -112,6 +113,7 @@ export class Guest {
       proc.once('error', (e) => reject(new InfraError('boot', `cannot start QEMU: ${e.message}`))),
     );
     const g = new Guest(proc, config);
+    g.startedAt = performance.now() - (Date.now() - t0);
     try {
       const alive = () => proc.exitCode === null && proc.signalCode === null;
       await Promise.race([waitForBanner(config.sshPort, t0 + o.bootTimeoutMs, alive), spawnError]);
