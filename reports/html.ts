@@ -121,6 +121,13 @@ function render() {
   document.body.dataset.rendered = String(shown);
 }
 for (const id of ['family', 'memtype', 'op', 'changed', 'dev']) $('#' + id).onchange = render;
+// Filters from the address: matrix.html#changed, #dev, #family=zap&memtype=hugetlbfs-private.
+for (const part of location.hash.slice(1).split('&').filter(Boolean)) {
+  const [k, v] = part.split('=');
+  const el = $('#' + k);
+  if (!el) continue;
+  if (el.type === 'checkbox') el.checked = true; else el.value = decodeURIComponent(v ?? '');
+}
 render();
 `;
 

@@ -2,6 +2,7 @@
 // MADV_COLLAPSE (6.1), MADV_GUARD_INSTALL / MADV_GUARD_REMOVE (6.13), and the raw value 26,
 // MADV_SPLIT in the unmerged HugeTLB high-granularity-mapping series (seeds 000/001).
 // Each case fills the mapping, gives the advice and reads the mapping back, as zap does.
+import { fdatasyncSync } from 'node:fs';
 import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
 import type { GuestEnv } from './memtypes.js';
@@ -12,7 +13,16 @@ import { RANGES, observeZap, type ZapOp } from './zap.js';
 const MADV_SPLIT_PROPOSED = 26;
 
 export const ADVICE_OPS: ZapOp[] = [
-  { id: 'madv_collapse', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_COLLAPSE) },
+  {
+    id: 'madv_collapse',
+    applies: () => true,
+    // A file's dirty pages make MADV_COLLAPSE race writeback (EAGAIN, or not, by timing):
+    // write them back first, so the case asks only whether the range can be collapsed.
+    apply: (r, t) => {
+      if (r.fd >= 0) fdatasyncSync(r.fd);
+      return mm.madvise(t.addr, t.len, K.MADV_COLLAPSE);
+    },
+  },
   { id: 'madv_guard_install', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_GUARD_INSTALL) },
   {
     id: 'madv_guard_remove',
