@@ -121,12 +121,13 @@ function render() {
   document.body.dataset.rendered = String(shown);
 }
 for (const id of ['family', 'memtype', 'op', 'changed', 'dev']) $('#' + id).onchange = render;
-// Filters from the address: matrix.html#changed, #dev, #family=zap&memtype=hugetlbfs-private.
+// Filters from the address: matrix.html#show=changed, #show=dev, #family=zap&memtype=hugetlbfs-private
+// (key=value, so the browser finds no element to jump to).
 for (const part of location.hash.slice(1).split('&').filter(Boolean)) {
-  const [k, v] = part.split('=');
-  const el = $('#' + k);
+  const [k, v = ''] = part.split('=').map(decodeURIComponent);
+  const el = k === 'show' ? $('#' + v) : ['family', 'memtype', 'op'].includes(k) ? $('#' + k) : null;
   if (!el) continue;
-  if (el.type === 'checkbox') el.checked = true; else el.value = decodeURIComponent(v ?? '');
+  if (el.type === 'checkbox') el.checked = true; else el.value = v;
 }
 render();
 `;

@@ -13,6 +13,7 @@ import { brokenCases, poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } f
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
+import { allCaseIds, checkPatterns, findQemu } from './preflight.js';
 import { listImages, listKernels, pruneImages, renderImages, showCase } from './commands.js';
 import { prepareKernel } from '../images/kernel.js';
 import { buildImage } from '../images/initramfs.js';
@@ -89,6 +90,8 @@ async function runCommand(f: RunFlags): Promise<number> {
   const all = f.kernel ?? DEFAULT_KERNELS;
   const kernels = f.shard ? shardOf(all, parseShard(f.shard)) : all;
   for (const k of kernels) checkKernelSpec(parseKernelSpec(k)); // bad input fails before anything starts
+  findQemu();
+  if (f.case?.length) checkPatterns(f.case, await allCaseIds());
   const expectations = Expectations.load(f.expectations);
   const baseline = f.baseline ? loadResults(f.baseline) : null;
   const allow = loadAllowlist(f.allowlist);

@@ -124,7 +124,9 @@ export class Guest {
     } catch (e) {
       g.kill();
       if (e instanceof InfraError) {
-        const tail = [stderr.trim(), consoleTail(o.consoleLog)].filter(Boolean).join('\n');
+        const con = consoleTail(o.consoleLog);
+        const shown = con ? `console, last lines:\n${con}` : 'console: empty so far (the kernel prints nothing before /init with quiet)';
+        const tail = [stderr.trim(), shown].filter(Boolean).join('\n');
         throw new InfraError(e.phase, e.message, tail);
       }
       throw e;

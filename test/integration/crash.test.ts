@@ -42,3 +42,17 @@ test.serial('a panic and a hang: culprits marked, earlier kept, later run on a f
   // Three guests booted (first, after the panic, after the hang); each left its console.
   t.deepEqual(readdirSync(join(runs, 'latest', k.id)).filter((f) => f.startsWith('console')).sort(), ['console.2.log', 'console.3.log', 'console.log']);
 });
+
+test.serial('a guest that never boots in time: exit 2, the boot phase named, the console tail shown, no QEMU left', (t) => {
+  const runs = mkdtempSync(join(tmpdir(), 'mmatrix-boot-'));
+  const r = spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:bookworm', '-s', 'advice', '--boot-timeout', '2', '--runs-dir', runs], {
+    cwd: fromRoot('.'), encoding: 'utf8', timeout: 5 * 60_000,
+  });
+  t.is(r.status, 2, r.stdout);
+  t.regex(r.stdout, /debian:bookworm: boot failed: guest did not answer SSH before the boot timeout/);
+  t.regex(r.stdout, /\n {2}\| console(, last lines:|: empty so far)/, 'what the console showed');
+  const res = JSON.parse(readFileSync(join(runs, 'latest', 'results.json'), 'utf8')) as Results;
+  t.is(res.kernels[0].error?.phase, 'boot');
+  t.false(res.complete);
+  t.false(readdirSync('/proc').some((p) => /^\d+$/.test(p) && (() => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('qemu-system') && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(runs); } catch { return false; } })()));
+});

@@ -76,3 +76,15 @@ test('an invalid expectation table stops the run before it starts', (t) => {
   t.is(r.status, 2);
   t.regex(r.stderr, /^mmatrix: invalid expectation table .*package\.json: schema must be/);
 });
+
+test('no QEMU on PATH is named before anything starts', (t) => {
+  const r = spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:bookworm'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+  t.is(r.status, 2);
+  t.regex(r.stderr, /no QEMU: qemu-system-x86_64 is not on PATH/);
+});
+
+test('a case pattern that matches no case is refused with the nearest ids', (t) => {
+  const r = cli('run', '-k', 'debian:bookworm', '-c', 'madv_dontned.hugetlbfs-private');
+  t.is(r.status, 2);
+  t.regex(r.stderr, /no case matches 'madv_dontned\.hugetlbfs-private' \(did you mean madv_dontneed\.hugetlbfs-private/);
+});
