@@ -1,7 +1,7 @@
 // Kernel sources by name: `debian:<suite>` and `bzimage:<path>[,modules=<dir>]`, made
 // ready to boot: the bootable image (vmlinux where it has a PVH entry), its release
 // string and its modules folder with a fresh modules.dep.
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { $ } from 'zx';
 import { InputError } from './apt.js';
@@ -68,12 +68,16 @@ function bootable(bzImage: string, dir: string): { image: string; pvh: boolean }
   return { image: 'bzImage', pvh: false };
 }
 
-async function unpackDebian(debs: string[], dir: string): Promise<Unpacked> {
+export async function unpackDebian(debs: string[], dir: string): Promise<Unpacked> {
   const root = join(dir, 'root');
   mkdirSync(root);
   for (const d of debs) {
     const r = await $({ nothrow: true, quiet: true })`dpkg-deb -x ${d} ${root}`;
-    if (r.exitCode !== 0) throw new InputError(`${basename(d)} is not a readable .deb: ${r.stderr.trim()}`);
+    if (r.exitCode !== 0) {
+      // A truncated or corrupt download must not poison the cache: drop it, fetch it next time.
+      rmSync(d, { force: true });
+      throw new InputError(`${basename(d)} is not a readable .deb (${r.stderr.trim().split('\n').pop()}); removed it from the cache, the next run downloads it again`);
+    }
   }
   const modRoot = ['usr/lib/modules', 'lib/modules'].map((p) => join(root, p)).find(existsSync);
   if (!modRoot) throw new InputError('kernel package has no modules folder');

@@ -23,7 +23,7 @@ function cell(c: CaseResult | undefined): Cell {
   if (c.status === 'crash' || c.status === 'timeout') return { s: 'error', l: c.status.toUpperCase(), o: `${c.reason ?? ''}\n${c.console ?? ''}` };
   if (c.status === 'error' || !c.observation) return { s: 'error', l: 'ERROR', o: c.reason };
   const v = c.verdict;
-  const base = { l: c.observation.label, o: c.observation, leak: c.observation.poolBalanced === false };
+  const base = { l: c.observation.label + (c.observation.kernel ? ' ⚠kernel' : ''), o: c.observation, leak: c.observation.poolBalanced === false };
   if (v?.status === 'conformant' || v?.status === 'deviation') return { s: v.status, x: v.expected, src: v.source, ...base };
   return { s: 'none', ...base };
 }

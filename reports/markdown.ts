@@ -1,5 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { brokenCases, cellText, KCIDB, kcidbStatus, kernelTitle, poolLeaks, verdictCounts, type Results } from './results.js';
+import { brokenCases, cellText, KCIDB, kcidbStatus, kernelEvents, kernelTitle, poolLeaks, verdictCounts, type Results } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -21,7 +21,7 @@ export function renderMarkdown(r: Results): string {
     const cells = kernels.map((k) => esc(cellText(k.cases.find((c) => c.id === id))));
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
-  lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation; ⚠pool: the case left the hugetlb pool off its baseline.');
+  lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation; ⚠pool: the case left the hugetlb pool off its baseline; ⚠kernel: the kernel logged trouble or changed its taint during the case.');
   lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation | KCIDB status |', '|---|---|---|---|---|---|---|---|');
   for (const k of kernels) {
     const boot = k.bootSeconds === null ? '—' : `${k.bootSeconds.toFixed(2)} s`;
@@ -38,6 +38,13 @@ export function renderMarkdown(r: Results): string {
     brokenCases(k).flatMap((c) => [`- ${kernelTitle(k)} ${c.id}: ${c.status.toUpperCase()}: ${esc(c.reason ?? '')}`, ...(c.console ? ['  ```', ...c.console.split('\n').map((l) => `  ${l}`), '  ```'] : [])]),
   );
   if (broken.length) lines.push('', '## Crashes and timeouts', '', ...broken);
+  const warned = kernels.flatMap((k) =>
+    kernelEvents(k).flatMap((c) => {
+      const e = c.observation!.kernel!;
+      return [`- ${kernelTitle(k)} ${c.id}: taint ${e.taint}${e.log.length ? '' : ' (changed; nothing logged)'}`, ...e.log.map((l) => `  - \`${esc(l)}\``)];
+    }),
+  );
+  if (warned.length) lines.push('', '## Kernel warnings and taint', '', ...warned);
   const pool = kernels.flatMap((k) => [
     ...poolLeaks(k).map((c) => `- ${kernelTitle(k)} ${c.id}: the hugetlb pool did not return to its pre-case baseline`),
     ...(k.poolDrift ?? []).map((d) => `- ${kernelTitle(k)} after the ${d.after} suite: ${d.drift.join(', ')} against the baseline at boot`),

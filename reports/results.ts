@@ -58,7 +58,7 @@ export function cellText(c: CaseResult | undefined): string {
   if (c.status === 'error') return 'ERROR';
   if (c.status === 'crash') return 'CRASH';
   if (c.status === 'timeout') return 'TIMEOUT';
-  const label = `${c.observation?.label ?? 'ERROR'}${c.observation?.poolBalanced === false ? ' ⚠pool' : ''}`;
+  const label = `${c.observation?.label ?? 'ERROR'}${c.observation?.poolBalanced === false ? ' ⚠pool' : ''}${c.observation?.kernel ? ' ⚠kernel' : ''}`;
   const v = c.verdict;
   if (v?.status === 'conformant') return `${label} ✓`;
   if (v?.status === 'deviation') return `${label} ✗ (expected ${v.expected})`;
@@ -81,7 +81,7 @@ export function poolLeaks(k: KernelResult): CaseResult[] {
 }
 
 /** KCIDB's status model, worst first: FAIL (the kernel did wrong: a deviation, a crash, a
- * pool leak), ERROR (the harness or the test did: a case error, a hung test), MISS (never
+ * pool leak, a BUG/WARNING logged during the case), ERROR (the harness or the test did: a case error, a hung test), MISS (never
  * ran), PASS (conforms), DONE (ran, nothing to judge it by), SKIP (cannot run here). */
 export const KCIDB = ['FAIL', 'ERROR', 'MISS', 'PASS', 'DONE', 'SKIP'] as const;
 export type KcidbStatus = (typeof KCIDB)[number];
@@ -98,10 +98,13 @@ export function kcidbStatus(c: CaseResult | undefined): KcidbStatus {
     case 'timeout':
       return /^hung test/.test(c.reason ?? '') ? 'ERROR' : 'FAIL';
     default:
-      if (c.verdict?.status === 'deviation' || c.observation?.poolBalanced === false) return 'FAIL';
+      if (c.verdict?.status === 'deviation' || c.observation?.poolBalanced === false || c.observation?.kernel?.log.length) return 'FAIL';
       return c.verdict?.status === 'conformant' ? 'PASS' : 'DONE';
   }
 }
 
 /** Crashed and timed-out cases: the kernel (or a test) broke the guest there. */
 export const brokenCases = (k: KernelResult) => k.cases.filter((c) => c.status === 'crash' || c.status === 'timeout');
+
+/** Cases during which the kernel logged trouble or changed its taint flags. */
+export const kernelEvents = (k: KernelResult) => k.cases.filter((c) => c.observation?.kernel);

@@ -1,6 +1,7 @@
-// A case that panics the guest and one that hangs: every earlier case kept, the culprit
-// marked with its console excerpt, the later cases run on a fresh guest. Test-only suite
-// families (suites/breakers.ts), enabled with MMATRIX_TEST_FAMILIES=1.
+// Broken guests: a case that panics the guest and one that hangs (every earlier case kept,
+// the culprit marked with its console excerpt, the later cases run on a fresh guest; test-only
+// suite families in suites/breakers.ts, enabled with MMATRIX_TEST_FAMILIES=1), a guest that
+// never boots in time, and SSH that cannot authenticate.
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -8,6 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromRoot } from '../../images/paths.js';
 import type { Results } from '../../reports/results.js';
+import ssh2 from 'ssh2';
+import { buildImage } from '../../images/initramfs.js';
+import { prepareKernel } from '../../images/kernel.js';
+import { clientKey, keyBlob } from '../../images/keys.js';
+import { Guest } from '../../runner/guest.js';
+import { Ssh } from '../../runner/ssh.js';
 
 test.serial('a panic and a hang: culprits marked, earlier kept, later run on a fresh guest', (t) => {
   const runs = mkdtempSync(join(tmpdir(), 'mmatrix-crash-'));
@@ -35,10 +42,14 @@ test.serial('a panic and a hang: culprits marked, earlier kept, later run on a f
   // Every case reached cases.jsonl as it finished.
   const lines = readFileSync(join(runs, 'latest', 'cases.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { id: string });
   t.deepEqual(lines.map((l) => l.id).sort(), k.cases.map((c) => c.id).sort());
-  t.is(lines.length, 6);
+  t.is(lines.length, 7);
+  // A WARNING and a taint during a case mark that case (here written by the test family itself).
+  const warned = byId('panic', 'warn.anon-private').observation!;
+  t.deepEqual(warned.kernel, { taint: 512, log: ['WARNING: mmatrix test warning'] });
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /## Crashes and timeouts/);
   t.regex(md, /sysrq_crash\.anon-private: CRASH: the guest died during the case/);
+  t.regex(md, /## Kernel warnings and taint\n\n- 6\.1\.0-50-amd64 warn\.anon-private: taint 512\n {2}- `WARNING: mmatrix test warning`/);
   // Three guests booted (first, after the panic, after the hang); each left its console.
   t.deepEqual(readdirSync(join(runs, 'latest', k.id)).filter((f) => f.startsWith('console')).sort(), ['console.2.log', 'console.3.log', 'console.log']);
 });
@@ -55,4 +66,19 @@ test.serial('a guest that never boots in time: exit 2, the boot phase named, the
   t.is(res.kernels[0].error?.phase, 'boot');
   t.false(res.complete);
   t.false(readdirSync('/proc').some((p) => /^\d+$/.test(p) && (() => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('qemu-system') && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(runs); } catch { return false; } })()));
+});
+
+test.serial('SSH with a key the guest does not know fails as authentication, and a wrong host key is refused', async (t) => {
+  const kernel = await prepareKernel('debian:bookworm');
+  const image = await buildImage(kernel);
+  const dir = mkdtempSync(join(tmpdir(), 'mmatrix-ssh-'));
+  const g = await Guest.boot(kernel, image, { accel: 'tcg', memoryMb: 1536, hugepages: 0, bootTimeoutMs: 120_000, consoleLog: join(dir, 'console.log') });
+  try {
+    const stranger = ssh2.utils.generateKeyPairSync('ed25519').private;
+    await t.throwsAsync(Ssh.connect(g.config.sshPort, stranger, keyBlob(image.hostKey)), { message: 'SSH to the guest: authentication failed' });
+    const otherHost = keyBlob(`ssh-ed25519 ${Buffer.alloc(51, 7).toString('base64')}`);
+    await t.throwsAsync(Ssh.connect(g.config.sshPort, clientKey().privateKey, otherHost), { message: /^SSH to the guest: / });
+  } finally {
+    await g.close();
+  }
 });

@@ -1,7 +1,10 @@
 import test from 'ava';
 import { parse822 } from '../../images/apt.js';
 import { pickKernel, suiteOfVersion } from '../../images/debian.js';
-import { parseKernelSpec } from '../../images/kernel.js';
+import { parseKernelSpec, unpackDebian } from '../../images/kernel.js';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const bookworm = parse822(`Package: linux-image-6.1.0-49-amd64-unsigned
 Version: 6.1.175-1
@@ -58,4 +61,13 @@ test('an exact package version names its suite, and picks that version only', (t
   t.is(pickKernel('bookworm', bookworm, '6.1.99-1'), null);
   t.deepEqual(parseKernelSpec('debian:6.1.176-1'), { kind: 'debian', suite: 'bookworm', version: '6.1.176-1', text: 'debian:6.1.176-1' });
   t.throws(() => parseKernelSpec('debian:4.19.1-1'), { message: /unknown kernel 'debian:4\.19\.1-1'/ });
+});
+
+test('a truncated .deb is named, and dropped from the cache so the next run fetches it again', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmatrix-deb-'));
+  const deb = join(dir, 'linux-image-6.1.0-50-amd64-unsigned_6.1.176-1_amd64.deb');
+  writeFileSync(deb, '!<arch>\ndebian-binary   1700000000  0     0     100644  4         `\n2.0\n'); // cut off after the first member
+  mkdirSync(join(dir, 'unpack'));
+  await t.throwsAsync(unpackDebian([deb], join(dir, 'unpack')), { message: /linux-image-6\.1\.0-50-amd64-unsigned_6\.1\.176-1_amd64\.deb is not a readable \.deb .*removed it from the cache/ });
+  t.false(existsSync(deb));
 });

@@ -51,3 +51,15 @@ test('a case that left the pool off its baseline is marked and listed, and so is
   t.true(md.includes('- 6.1.0-50-amd64 madv_dontneed.anon-private: the hugetlb pool did not return to its pre-case baseline'));
   t.true(md.includes('- 6.1.0-50-amd64 after the resv suite: 2048kB free 62/64 against the baseline at boot'));
 });
+
+test('a case during which the kernel logged a WARNING is marked, listed with the lines, and FAILs', (t) => {
+  const k = kernel('6.1.0-50-amd64');
+  const c = k.cases.find((x) => x.id === 'madv_dontneed.anon-private')!;
+  c.observation = { ...c.observation!, kernel: { taint: 512, log: ['WARNING: CPU: 0 PID: 9 at mm/madvise.c:1 x'] } };
+  const md = renderMarkdown(results([k]));
+  t.true(md.includes('| madv_dontneed.anon-private | ok zeroed freed ⚠kernel |'));
+  t.true(md.includes('## Kernel warnings and taint'));
+  t.true(md.includes('- 6.1.0-50-amd64 madv_dontneed.anon-private: taint 512'));
+  t.true(md.includes('  - `WARNING: CPU: 0 PID: 9 at mm/madvise.c:1 x`'));
+  t.regex(md, /1 FAIL/);
+});
