@@ -166,9 +166,10 @@ export function program(): Command {
   const p = new Command('mmatrix')
     .description('Linux memory-management semantics across kernels, observed in real QEMU guests')
     .showSuggestionAfterError(true)
+    .addHelpText('after', `\nExamples:\n  mmatrix run                                  the five Debian kernels, every suite\n  mmatrix run -k debian:bookworm -s zap        one kernel, one suite\n  mmatrix show madv_dontneed.hugetlbfs-private what that case did on each kernel of runs/latest\n  mmatrix diff runs/base runs/latest           the gate, by hand\n\nExit codes: 0 conformant, 1 deviation / pool leak / crash / unexplained change, 2 incomplete or bad input, 130/143 interrupted.`)
     .exitOverride();
   p.command('run')
-    .description('boot each kernel, run the suites, write a run folder with results.json and matrix.md')
+    .description('boot each kernel, run the suites, write a run folder (matrix.html, matrix.md, junit.xml, results.json)')
     .option('-k, --kernel <spec>', 'debian:<suite> or bzimage:<path>[,modules=<dir>]; repeatable', collect)
     .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}); repeatable`, family)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
@@ -227,6 +228,7 @@ export function program(): Command {
   p.command('report')
     .description('re-render matrix.md, matrix.html and junit.xml of a run folder from its results.json')
     .argument('<run>', 'run folder (or its results.json)')
+    .addHelpText('after', `\nExample:\n  mmatrix report runs/latest`)
     .action((run: string) => {
       const r = loadResults(run);
       const dir = run.endsWith('.json') ? dirname(run) : run;
@@ -244,10 +246,14 @@ export function program(): Command {
   p.command('kernels')
     .description('the kernel sources mmatrix knows, their newest versions, and what is cached')
     .option('--resolve', 'look the newest versions up in the package lists (fetches them the first time)')
+    .addHelpText('after', `\nExamples:\n  mmatrix kernels\n  mmatrix kernels --resolve`)
     .action(async (f: { resolve?: boolean }) => {
       process.stdout.write(await listKernels(!!f.resolve));
     });
-  const images = p.command('images').description('the image cache: list (default), build or prune');
+  const images = p
+    .command('images')
+    .description('the image cache: list (default), build or prune')
+    .addHelpText('after', `\nExamples:\n  mmatrix images\n  mmatrix images build -k debian:trixie\n  mmatrix images prune`);
   images
     .command('list', { isDefault: true })
     .description('cached guest images with their sizes')
@@ -275,7 +281,7 @@ export function program(): Command {
       log(`removed ${gone.length} image(s), ${(gone.reduce((n, e) => n + e.bytes, 0) / 1e6).toFixed(0)} MB`);
     });
   p.command('bench')
-    .description('measure boot-to-/init (busybox only) against boot-to-SSH-ready, interleaved; medians and ratios')
+    .description('measure boots (busybox floor against SSH ready), suites and virtme-ng; medians and ratios')
     .option('-k, --kernel <spec>', 'kernel to measure; repeatable', collect)
     .option('-n, --repeat <n>', 'boots of each kind per kernel', positiveInt, 5)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { InputError } from '../images/apt.js';
 import { suggest } from '../images/suggest.js';
 import { cachePath } from '../images/cache.js';
-import { DEBIAN_SUITES, resolveDebian } from '../images/debian.js';
+import { DEBIAN_SUITES, resolveDebian, suiteOfVersion } from '../images/debian.js';
 import type { Expectations } from '../reports/expectations.js';
 import { kernelTitle, type Results } from '../reports/results.js';
 
@@ -51,7 +51,7 @@ export async function listKernels(resolve: boolean): Promise<string> {
     if (resolve) newest = (await resolveDebian(suite)).version;
     else if (existsSync(saved)) newest = (JSON.parse(readFileSync(saved, 'utf8')) as { kernel: { version: string } }).kernel.version;
     const have = cached.filter((d) => d.startsWith('debian-') && d.endsWith(`_${newest}`));
-    const other = cached.filter((d) => d.startsWith(`debian-${line}`) && !have.includes(d));
+    const other = cached.filter((d) => d.startsWith('debian-') && suiteOfVersion(d.split('_')[1] ?? '') === suite && !have.includes(d));
     rows.push(`| debian:${suite} | ${line} | ${newest} | ${have.length ? 'yes' : 'no'}${other.length ? ` (also ${other.map((d) => d.split('_')[1]).join(', ')})` : ''} |`);
   }
   const custom = cached.filter((d) => d.startsWith('bzimage-'));
