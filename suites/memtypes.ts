@@ -100,15 +100,24 @@ function hugetlbNeed(env: GuestEnv, len: number, size: number, gigantic: boolean
 
 const THP_ALIGN = 2 << 20;
 
-/** mmap, over-allocating for THP so the range starts on a huge-page boundary. */
+/** mmap with the range starting on a 2 MiB boundary (over-allocate, then trim), whatever the
+ * address-space layout: whether a THP can back a range (MADV_COLLAPSE, THP) depends on it, and
+ * ASLR alone would make that a coin toss. hugetlb mappings come aligned to their page size. */
 function mapRegion(b: Backing, len: number, flags: number, fd: number, prot: number): bigint {
-  if (!b.thp) return must(mm.mmap(0, len, prot, flags, fd, 0), 'mmap').addr!;
-  const raw = must(mm.mmap(0, len + THP_ALIGN, prot, flags, fd, 0), 'mmap').addr!;
+  if (b.hugetlb) return must(mm.mmap(0, len, prot, flags, fd, 0), 'mmap').addr!;
+  // An aligned hole first (a PROT_NONE placeholder, trimmed), then the mapping itself fixed in it,
+  // so a file still starts at offset 0 at the region's first byte.
+  const raw = must(mm.mmap(0, len + THP_ALIGN, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_NORESERVE, -1, 0), 'mmap').addr!;
   const start = (raw + BigInt(THP_ALIGN - 1)) & ~BigInt(THP_ALIGN - 1);
   if (start > raw) mm.munmap(raw, Number(start - raw));
   const tail = Number(raw + BigInt(len + THP_ALIGN) - (start + BigInt(len)));
   if (tail > 0) mm.munmap(start + BigInt(len), tail);
-  must(mm.madvise(start, len, K.MADV_HUGEPAGE), 'madvise(MADV_HUGEPAGE)');
+  const m = mm.mmap(start, len, prot, flags | K.MAP_FIXED, fd, 0);
+  if (m.errno !== undefined) {
+    mm.munmap(start, len);
+    throw new Error(`mmap: ${m.errno}`);
+  }
+  if (b.thp) must(mm.madvise(start, len, K.MADV_HUGEPAGE), 'madvise(MADV_HUGEPAGE)');
   return start;
 }
 
