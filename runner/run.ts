@@ -60,7 +60,7 @@ function configHash(k: Kernel): string | null {
 
 let qemuVersion: Promise<string> | null = null;
 
-async function fingerprint(g: Guest, k: Kernel, accel: string): Promise<Fingerprint> {
+async function fingerprint(g: Guest, k: Kernel, accel: string, release: string): Promise<Fingerprint> {
   qemuVersion ??= new Promise((resolve) =>
     execFile('qemu-system-x86_64', ['--version'], (err, out) => resolve(err ? 'unknown' : (/version (\S+)/.exec(out)?.[1] ?? 'unknown'))),
   );
@@ -68,7 +68,7 @@ async function fingerprint(g: Guest, k: Kernel, accel: string): Promise<Fingerpr
   const [cmdline, pageKb] = r.stdout.trim().split('\n');
   const pools = Object.fromEntries(Object.entries(await g.pools()).map(([size, p]) => [size, p.free]));
   return {
-    release: (await g.facts()).release, kernelId: k.id, configHash: configHash(k), cmdline: cmdline ?? '', pools,
+    release, kernelId: k.id, configHash: configHash(k), cmdline: cmdline ?? '', pools,
     pageSize: Number(pageKb) * 1024 || 4096, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suiteVersion(),
   };
 }
@@ -126,7 +126,7 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
     o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
     await guest.push(bundle);
     const baseline = await guest.pools();
-    res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '');
+    res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release);
     let boots = 1;
     for (const family of o.families) {
       if (res.familiesDone?.includes(family)) continue; // resumed: this one finished before
