@@ -1,5 +1,5 @@
 #!/bin/sh
-# mmatrix guest /init: mounts (node's disk, the scratch ext4 disk, hugetlbfs per page size),
+# mmatrix guest /init: mounts (node's disk, hugetlbfs per page size, the scratch ext4 disk late),
 # virtio-net, QEMU user networking, the hugepage pool and THP mode from the kernel command
 # line (mmatrix.hugepages=N mmatrix.thp=MODE; a 1 GiB pool comes from the kernel's own
 # hugepagesz=1G hugepages=N), then dropbear. Each step prints one "mmatrix:" line on the console.
@@ -20,10 +20,6 @@ done < /etc/modules.order
 say "modules loaded"
 mkdir -p /opt/node
 mount -t squashfs -o ro /dev/vda /opt/node && ln -s /opt/node/node /usr/bin/node || say "node disk mount failed"
-if [ -b /dev/vdb ]; then
-  mkdir -p /mnt/ext4
-  mount -t ext4 /dev/vdb /mnt/ext4 || say "scratch ext4 mount failed"
-fi
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || say "network setup failed"
 say "network up"
@@ -47,4 +43,17 @@ say "hugetlbfs mounted"
 say "hugepages requested=$hugepages obtained=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0) 1G=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0)"
 dropbear -r /etc/dropbear/host_key -s -g -p 22 -P /run/dropbear.pid -E 2>>/tmp/dropbear.log
 say "sshd started"
+# The scratch ext4 disk is not needed before SSH: its modules load and it mounts in the
+# background; the suites wait for /run/mmatrix-ext4.done before they look for it.
+(
+  while read -r m; do
+    insmod "/lib/modules/$m" || say "insmod $m failed"
+  done < /etc/modules.late
+  if [ -b /dev/vdb ]; then
+    mkdir -p /mnt/ext4
+    mount -t ext4 /dev/vdb /mnt/ext4 || say "scratch ext4 mount failed"
+  fi
+  say "scratch disk ready"
+  touch /run/mmatrix-ext4.done
+) &
 while :; do sleep 3600; done

@@ -9,7 +9,7 @@ import { $ } from 'zx';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import type { Kernel } from './kernel.js';
 import { clientKey, makeHostKey } from './keys.js';
-import { GUEST_MODULES, guestModules } from './modules.js';
+import { GUEST_MODULES, guestModules, splitModules } from './modules.js';
 import { fromRoot } from './paths.js';
 
 const BUILDER_VERSION = 3;
@@ -85,7 +85,9 @@ const steps = {
   },
   async installModules(stage: string, kernel: Kernel) {
     const order = kernel.modulesDir ? guestModules(kernel.modulesDir) : [];
+    const late = kernel.modulesDir ? splitModules(order, kernel.modulesDir).late : [];
     const names: string[] = [];
+    const lateNames: string[] = [];
     for (const rel of order) {
       const src = join(kernel.modulesDir!, rel);
       const name = basename(rel).replace(/\.(xz|zst|gz)$/, '');
@@ -95,9 +97,10 @@ const steps = {
       else if (rel.endsWith('.zst')) await $`zstd -dcq ${src} -o ${out}`;
       else if (rel.endsWith('.gz')) await $`gzip -dc ${src} > ${out}`;
       else copyFileSync(src, out);
-      names.push(name);
+      (late.includes(rel) ? lateNames : names).push(name);
     }
     writeFileSync(join(stage, 'etc/modules.order'), names.map((n) => n + '\n').join(''));
+    writeFileSync(join(stage, 'etc/modules.late'), lateNames.map((n) => n + '\n').join(''));
   },
   installSsh(stage: string, authorizedKey: string) {
     writeFileSync(join(stage, 'root/.ssh/authorized_keys'), authorizedKey + '\n', { mode: 0o600 });

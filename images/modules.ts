@@ -8,6 +8,8 @@ import { basename, join } from 'node:path';
 export const GUEST_MODULES = ['virtio_pci', 'virtio_net', 'virtio_blk', 'squashfs', 'crc32c_generic', 'ext4'];
 /** Wanted but not required: without ext4 the ext4 memory types skip with a reason. */
 export const OPTIONAL_MODULES = new Set(['ext4', 'crc32c_generic']);
+/** Loaded after sshd is up, in the background (/init's scratch-disk step): nothing before SSH needs them. */
+export const LATE_MODULES = ['crc32c_generic', 'ext4'];
 
 const modName = (path: string) => basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
 
@@ -46,4 +48,10 @@ export function loadOrder(dep: string, builtin: string, wanted: string[]): strin
 export function guestModules(modulesDir: string, wanted = GUEST_MODULES): string[] {
   const read = (f: string) => (existsSync(join(modulesDir, f)) ? readFileSync(join(modulesDir, f), 'utf8') : '');
   return loadOrder(read('modules.dep'), read('modules.builtin'), wanted);
+}
+
+/** The load order split in two: what /init needs before sshd, and the rest (with their dependencies). */
+export function splitModules(order: string[], modulesDir: string): { early: string[]; late: string[] } {
+  const early = guestModules(modulesDir, GUEST_MODULES.filter((m) => !LATE_MODULES.includes(m)));
+  return { early, late: order.filter((m) => !early.includes(m)) };
 }

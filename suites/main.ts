@@ -20,8 +20,12 @@ const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
   panic: panicCases, hang: hangCases,
 };
 
-/** `dir` when a filesystem of `type` is mounted there, else null. */
-function mounted(dir: string, type: string): string | null {
+/** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
+ * in the background and marks the end of that step: wait for the mark (it comes within a second
+ * or two of SSH) so the answer does not depend on timing. */
+function mounted(dir: string, type: string, ready = '/run/mmatrix-ext4.done'): string | null {
+  const deadline = Date.now() + 30_000;
+  while (!existsSync(ready) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   if (!existsSync('/proc/mounts')) return null;
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => { const f = l.split(' '); return f[1] === dir && f[2] === type; }) ? dir : null;
 }
