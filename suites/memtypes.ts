@@ -74,7 +74,7 @@ function fileIn(dir: string, len: number): { fd: number; path: string } {
 
 const anon = () => ({ fd: -1 });
 // The page size in the flags, log2 above MAP_HUGE_SHIFT (memfd_create's MFD_HUGE_SHIFT is the same 26).
-const HUGE_1GB = 30 << 26;
+export const HUGE_1GB = 30 << 26;
 
 const BACKINGS: Backing[] = [
   { name: 'anon', hugetlb: false, open: anon },
@@ -100,18 +100,24 @@ function hugetlbNeed(env: GuestEnv, len: number, size: number, gigantic: boolean
 
 const THP_ALIGN = 2 << 20;
 
-/** mmap with the range starting on a 2 MiB boundary (over-allocate, then trim), whatever the
- * address-space layout: whether a THP can back a range (MADV_COLLAPSE, THP) depends on it, and
- * ASLR alone would make that a coin toss. hugetlb mappings come aligned to their page size. */
+/** A PROT_NONE placeholder of `len` bytes starting on an `align` boundary (over-allocated,
+ * then trimmed): a hole to map into with MAP_FIXED, or for MREMAP_FIXED to land on. */
+export function alignedHole(len: number, align: number): bigint {
+  const raw = must(mm.mmap(0, len + align, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_NORESERVE, -1, 0), 'mmap placeholder').addr!;
+  const start = (raw + BigInt(align - 1)) & ~BigInt(align - 1);
+  if (start > raw) mm.munmap(raw, Number(start - raw));
+  const tail = Number(raw + BigInt(len + align) - (start + BigInt(len)));
+  if (tail > 0) mm.munmap(start + BigInt(len), tail);
+  return start;
+}
+
+/** mmap with the range starting on a 2 MiB boundary whatever the address-space layout: whether a
+ * THP can back a range (MADV_COLLAPSE, THP) depends on it, and ASLR alone would make that a coin
+ * toss. The mapping goes into an aligned hole, so a file still starts at offset 0 at the region's
+ * first byte. hugetlb mappings come aligned to their page size. */
 function mapRegion(b: Backing, len: number, flags: number, fd: number, prot: number): bigint {
   if (b.hugetlb) return must(mm.mmap(0, len, prot, flags, fd, 0), 'mmap').addr!;
-  // An aligned hole first (a PROT_NONE placeholder, trimmed), then the mapping itself fixed in it,
-  // so a file still starts at offset 0 at the region's first byte.
-  const raw = must(mm.mmap(0, len + THP_ALIGN, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_NORESERVE, -1, 0), 'mmap').addr!;
-  const start = (raw + BigInt(THP_ALIGN - 1)) & ~BigInt(THP_ALIGN - 1);
-  if (start > raw) mm.munmap(raw, Number(start - raw));
-  const tail = Number(raw + BigInt(len + THP_ALIGN) - (start + BigInt(len)));
-  if (tail > 0) mm.munmap(start + BigInt(len), tail);
+  const start = alignedHole(len, THP_ALIGN);
   const m = mm.mmap(start, len, prot, flags | K.MAP_FIXED, fd, 0);
   if (m.errno !== undefined) {
     mm.munmap(start, len);

@@ -6,7 +6,7 @@ import type { Case } from '../guest/harness.js';
 import { contentWord, label } from '../guest/label.js';
 import { K, mm, type Mapped } from '../guest/native.js';
 import type { Observation } from '../guest/schema.js';
-import type { GuestEnv, MemType, Region } from './memtypes.js';
+import { alignedHole, type GuestEnv, type MemType, type Region } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
 
 const SEED = 0x3c;
@@ -26,16 +26,6 @@ export interface MremapOp {
   run(region: Region, align: number): Moved;
 }
 
-/** A PROT_NONE placeholder of `len` bytes aligned to `align`, for MREMAP_FIXED to land on. */
-export function placeholder(len: number, align: number): bigint {
-  const raw = mm.mmap(0, len + align, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_NORESERVE, -1, 0);
-  if (raw.errno !== undefined) throw new Error(`mmap placeholder: ${raw.errno}`);
-  const start = (raw.addr + BigInt(align - 1)) & ~BigInt(align - 1);
-  if (start > raw.addr) mm.munmap(raw.addr, Number(start - raw.addr));
-  const tail = Number(raw.addr + BigInt(len + align) - (start + BigInt(len)));
-  if (tail > 0) mm.munmap(start + BigInt(len), tail);
-  return start;
-}
 
 export const MREMAP_OPS: MremapOp[] = [
   {
@@ -66,7 +56,7 @@ export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_fixed',
     run: (g, align) => {
-      const dest = placeholder(g.len, align);
+      const dest = alignedHole(g.len, align);
       const r = mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
       if (r.errno !== undefined) mm.munmap(dest, g.len);
       return { r, oldLen: g.len, newLen: g.len, left: { addr: g.addr, len: g.len } };

@@ -9,7 +9,7 @@ import { allocatedBytes, label, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import type { Observation } from '../guest/schema.js';
-import type { GuestEnv, MapOptions, MemType, Region } from './memtypes.js';
+import { HUGE_1GB, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
 import { product, record, withRegion, type Variant } from './observe.js';
 
 export interface PopulateOp {
@@ -70,7 +70,7 @@ function reserveAllBut(keep: number, env: GuestEnv, mt: MemType): () => void {
   const size = mt.hugePage(env);
   const hold = ((env.pools[size] ?? 0) - keep) * size;
   if (hold <= 0) return () => undefined;
-  const sizeFlag = size === 1 << 30 ? 30 << 26 : 0;
+  const sizeFlag = size === 1 << 30 ? HUGE_1GB : 0;
   const m = mm.mmap(0, hold, K.PROT_READ | K.PROT_WRITE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | K.MAP_HUGETLB | sizeFlag, -1, 0);
   if (m.errno !== undefined) throw new Error(`reserving the pool: ${m.errno}`);
   return () => mm.munmap(m.addr, hold);

@@ -8,8 +8,7 @@ import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
 import { counters, delta, type Counters } from '../guest/proc.js';
 import type { Observation } from '../guest/schema.js';
-import type { GuestEnv, MapOptions, MemType, Region } from './memtypes.js';
-import { placeholder } from './mremap.js';
+import { alignedHole, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
 import { ZAP_OPS } from './zap.js';
 
@@ -70,10 +69,10 @@ export const RESV_STEPS: ResvStep[] = [
     id: 'resv_mremap_move',
     map: {},
     applies: always,
-    // Faulted, then moved with MREMAP_FIXED onto a huge-page-aligned placeholder.
+    // Faulted, then moved with MREMAP_FIXED into a huge-page-aligned hole.
     run: (g, _b, align) => {
       const from = touch(g);
-      const dest = placeholder(g.len, align);
+      const dest = alignedHole(g.len, align);
       const r = mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
       if (r.errno !== undefined) {
         mm.munmap(dest, g.len);
