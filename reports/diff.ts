@@ -119,3 +119,17 @@ export function renderDiff(diffs: KernelDiff[]): string {
   lines.push(gateFails(diffs) ? '**Gate: FAIL** (an unexplained change or a crash)' : '**Gate: pass**');
   return lines.join('\n') + '\n';
 }
+
+/** The whole gate: pair the kernels, diff each pair, refuse a suite-version mismatch unless
+ * forced, and the Markdown summary with whether the gate fails. */
+export function gate(
+  base: Results,
+  cand: Results,
+  x: Expectations | null,
+  allow: ReturnType<typeof parseAllowlist>,
+  force = false,
+): { diffs: KernelDiff[]; markdown: string; fails: boolean } {
+  const diffs = pairKernels(base, cand).map(([b, c]) => diffKernels(b, c, x, allow));
+  checkComparable(diffs, force);
+  return { diffs, markdown: renderDiff(diffs), fails: gateFails(diffs) };
+}

@@ -1,9 +1,12 @@
 // Combining result files (shards of one run, or runs on different machines) into one.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InputError } from '../images/apt.js';
 import { versionOf } from './expectations.js';
 import { RESULTS_SCHEMA, type CaseResult, type KernelResult, type Results } from './results.js';
+
+/** The run folder a path names: the folder itself, or the one holding a results.json. */
+export const runDir = (path: string) => (existsSync(path) && statSync(path).isDirectory() ? path : dirname(path));
 
 /** results.json from a path that is the file or a run folder; refuses other schemas. */
 export function loadResults(path: string): Results {

@@ -6,14 +6,14 @@ import { InputError } from '../images/apt.js';
 import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
 import { Expectations } from '../reports/expectations.js';
 import { RunFolder, newRunId, writeReports } from '../reports/runfolder.js';
-import { checkComparable, diffKernels, gateFails, loadAllowlist, pairKernels, renderDiff } from '../reports/diff.js';
-import { loadResults, mergeResults, parseShard, shardOf, withJournal } from '../reports/merge.js';
+import { gate, loadAllowlist } from '../reports/diff.js';
+import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { brokenCases, poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
-import { allCaseIds, checkPatterns, findQemu } from './preflight.js';
+import { checkPatterns, findQemu } from './preflight.js';
 import { listImages, listKernels, pruneImages, renderImages, showCase } from './commands.js';
 import { prepareKernel } from '../images/kernel.js';
 import { buildImage } from '../images/initramfs.js';
@@ -77,7 +77,7 @@ interface RunFlags {
 
 /** The run folder and results to finish, with the options it was started with. */
 function resumeFrom(path: string, f: RunFlags): { folder: RunFolder; results: Results } {
-  const dir = resolve(path.endsWith('.json') ? dirname(path) : path);
+  const dir = resolve(runDir(path));
   const results = withJournal(loadResults(dir), dir);
   const o = results.options;
   if (!o) throw new InputError(`run '${path}' records no options, so it cannot be resumed`);
@@ -91,7 +91,7 @@ async function runCommand(f: RunFlags): Promise<number> {
   const kernels = f.shard ? shardOf(all, parseShard(f.shard)) : all;
   for (const k of kernels) checkKernelSpec(parseKernelSpec(k)); // bad input fails before anything starts
   findQemu();
-  if (f.case?.length) checkPatterns(f.case, await allCaseIds());
+  if (f.case?.length) checkPatterns(f.case, (await import('../suites/catalog.js')).allCaseIds());
   const expectations = Expectations.load(f.expectations);
   const baseline = f.baseline ? loadResults(f.baseline) : null;
   const allow = loadAllowlist(f.allowlist);
@@ -144,13 +144,12 @@ async function runCommand(f: RunFlags): Promise<number> {
   log(`report: ${rel}/matrix.md`);
   log(`results: ${rel}/results.json`);
   if (baseline) {
-    const diffs = pairKernels(baseline, results).map(([b, c]) => diffKernels(b, c, expectations, allow));
-    checkComparable(diffs, false);
-    const md = renderDiff(diffs);
+    const g = gate(baseline, results, expectations, allow);
+    const md = g.markdown;
     writeFileSync(join(folder.dir, 'diff.md'), md);
     log(`\n${md}`);
     log(`gate: ${relative(process.cwd(), folder.dir)}/diff.md`);
-    return gateFails(diffs) ? EXIT.deviation : results.complete ? EXIT.ok : EXIT.incomplete;
+    return g.fails ? EXIT.deviation : results.complete ? EXIT.ok : EXIT.incomplete;
   }
   if (!results.complete) return EXIT.incomplete;
   const deviations = results.kernels.reduce((n, k) => n + verdictCounts(k).deviation, 0);
@@ -205,12 +204,11 @@ export function program(): Command {
     .addHelpText('after', `\nExamples:\n  mmatrix diff runs/base runs/latest\n  mmatrix diff base.json cand.json --allowlist .mmatrix-allow -o diff.md`)
     .action((base: string, cand: string, f: { allowlist?: string; expectations: string | boolean; allowMismatch?: boolean; output?: string }) => {
       const x = f.expectations === false ? null : Expectations.load(typeof f.expectations === 'string' ? f.expectations : undefined);
-      const diffs = pairKernels(loadResults(base), loadResults(cand)).map(([b, c]) => diffKernels(b, c, x, loadAllowlist(f.allowlist)));
-      checkComparable(diffs, !!f.allowMismatch);
-      const md = renderDiff(diffs);
+      const g = gate(loadResults(base), loadResults(cand), x, loadAllowlist(f.allowlist), !!f.allowMismatch);
+      const md = g.markdown;
       process.stdout.write(md);
       if (f.output) writeFileSync(f.output, md);
-      process.exitCode = gateFails(diffs) ? EXIT.deviation : EXIT.ok;
+      process.exitCode = g.fails ? EXIT.deviation : EXIT.ok;
     });
   p.command('merge')
     .description('join result files (shards, or runs on several machines) into one run folder with every report')
@@ -231,7 +229,7 @@ export function program(): Command {
     .addHelpText('after', `\nExample:\n  mmatrix report runs/latest`)
     .action((run: string) => {
       const r = loadResults(run);
-      const dir = run.endsWith('.json') ? dirname(run) : run;
+      const dir = runDir(run);
       writeReports(dir, r);
       log(`wrote ${['matrix.md', 'matrix.html', 'junit.xml'].map((f) => join(relative(process.cwd(), dir) || '.', f)).join(', ')}`);
     });

@@ -1,24 +1,14 @@
 // Guest entry point: `node suites/main.js <family> [--after=<id>] [pattern…]` runs one family's
 // cases (those whose id matches a pattern, when given; only those after <id>) and prints TAP.
 import { release } from 'node:os';
-import { runCases, type Case } from '../guest/harness.js';
+import { runCases } from '../guest/harness.js';
 import { caseFilter } from '../guest/pattern.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hugePools, hugePageSize, thpMode } from '../guest/proc.js';
 import { Tap } from '../guest/tap.js';
-import { isFamily, type Family } from './families.js';
+import { BUILDERS } from './catalog.js';
+import { isFamily } from './families.js';
 import type { GuestEnv } from './memtypes.js';
-import { adviceCases } from './advice.js';
-import { mremapCases } from './mremap.js';
-import { populateCases } from './populate.js';
-import { resvCases } from './resv.js';
-import { zapCases } from './zap.js';
-import { hangCases, panicCases } from './breakers.js';
-
-const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
-  zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases, resv: resvCases,
-  panic: panicCases, hang: hangCases,
-};
 
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
  * in the background and marks the end of that step: wait for the mark (it comes within a second

@@ -1,11 +1,7 @@
 import test from 'ava';
 import { expandBraces } from '../../guest/pattern.js';
 import { Expectations, versionOf } from '../../reports/expectations.js';
-import { adviceCases } from '../../suites/advice.js';
-import { mremapCases } from '../../suites/mremap.js';
-import { populateCases } from '../../suites/populate.js';
-import { resvCases } from '../../suites/resv.js';
-import { zapCases } from '../../suites/zap.js';
+import { allCaseIds } from '../../suites/catalog.js';
 
 const table = (expectations: unknown[]) => ({ schema: 'mmatrix.expectations/1', expectations });
 
@@ -40,8 +36,7 @@ test('a malformed table is named, never half-applied', (t) => {
 
 test('the shipped table judges every case, and every entry judges some case', (t) => {
   const x = Expectations.load();
-  const env = { hugePage: 2 << 20, pools: { [2 << 20]: 64, [1 << 30]: 2 }, hugetlbfs: '/mnt/huge', hugetlbfs1g: '/mnt/huge1g', tmpfs: '/dev/shm', ext4: '/mnt/ext4', thp: 'madvise' };
-  const ids = [...zapCases(env), ...populateCases(env), ...mremapCases(env), ...adviceCases(env), ...resvCases(env)].map((c) => c.id);
+  const ids = allCaseIds();
   t.true(ids.length >= 339);
   t.deepEqual(ids.filter((id) => x.entryFor(id) < 0), [], 'cases without an expectation');
   const used = new Set(ids.map((id) => x.entryFor(id)));
