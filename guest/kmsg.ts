@@ -3,7 +3,8 @@
 // drained before each case, so each case sees only its own messages.
 import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
 
-const TROUBLE = /BUG:|Oops|WARNING:|Kernel panic|soft lockup|hard LOCKUP|rcu_sched self-detected stall|general protection fault|Call Trace/;
+/** Kernel log lines that mean trouble; the runner uses the same to find where a console excerpt starts. */
+export const TROUBLE = /sysrq: Trigger|BUG:|Oops|WARNING:|Kernel panic|soft lockup|hard LOCKUP|rcu_sched self-detected stall|general protection fault/;
 
 export interface KernelEvents {
   taint: number; // /proc/sys/kernel/tainted after the case

@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import type { Image } from '../images/initramfs.js';
 import type { Kernel } from '../images/kernel.js';
 import { clientKey, keyBlob } from '../images/keys.js';
+import { TROUBLE } from '../guest/kmsg.js';
 import { GUEST_DIR } from './bundle.js';
 import { InfraError } from './errors.js';
 import { track } from './procs.js';
@@ -64,8 +65,6 @@ export function poolDrift(base: Pools, now: Pools): string[] {
     ];
   });
 }
-
-const TROUBLE = /sysrq: Trigger|Kernel panic|BUG:|Oops|WARNING:|soft lockup|hard LOCKUP|general protection fault/;
 
 /** The console from the first sign of trouble in its last 300 lines (at most 40 lines from
  * there), or its tail when nothing looks like trouble. */

@@ -15,7 +15,7 @@ import type { Family } from '../suites/families.js';
 import { accelPlan, type AccelChoice } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
 import { InfraError } from './errors.js';
-import { Guest, poolDrift } from './guest.js';
+import { Guest, poolDrift, type Pools } from './guest.js';
 import { runFamily } from './family.js';
 import type { KernelProgress } from './progress.js';
 
@@ -60,16 +60,16 @@ function configHash(k: Kernel): string | null {
 
 let qemuVersion: Promise<string> | null = null;
 
-async function fingerprint(g: Guest, k: Kernel, accel: string, release: string): Promise<Fingerprint> {
+async function fingerprint(g: Guest, k: Kernel, accel: string, release: string, obtained: Pools, suite: string): Promise<Fingerprint> {
   qemuVersion ??= new Promise((resolve) =>
     execFile('qemu-system-x86_64', ['--version'], (err, out) => resolve(err ? 'unknown' : (/version (\S+)/.exec(out)?.[1] ?? 'unknown'))),
   );
   const r = await g.exec("cat /proc/cmdline; awk '/^KernelPageSize/ {print $2; exit}' /proc/self/smaps");
   const [cmdline, pageKb] = r.stdout.trim().split('\n');
-  const pools = Object.fromEntries(Object.entries(await g.pools()).map(([size, p]) => [size, p.free]));
+  const pools = Object.fromEntries(Object.entries(obtained).map(([size, p]) => [size, p.free]));
   return {
     release, kernelId: k.id, configHash: configHash(k), cmdline: cmdline ?? '', pools,
-    pageSize: Number(pageKb) * 1024 || 4096, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suiteVersion(),
+    pageSize: Number(pageKb) * 1024 || 4096, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suite,
   };
 }
 
@@ -107,7 +107,8 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult
   throw last;
 }
 
-async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results: Results, res: KernelResult, bundle: Buffer): Promise<void> {
+async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results: Results, res: KernelResult, guestCode: { bundle: Buffer; version: string }): Promise<void> {
+  const { bundle } = guestCode;
   let guest: Guest | null = null;
   const bar = o.progress?.(spec);
   try {
@@ -126,7 +127,7 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
     o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
     await guest.push(bundle);
     const baseline = await guest.pools();
-    res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release);
+    res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release, baseline, guestCode.version);
     let boots = 1;
     for (const family of o.families) {
       if (res.familiesDone?.includes(family)) continue; // resumed: this one finished before
@@ -200,7 +201,8 @@ export function autoJobs(cores: number, freeMb: number, guestMb: number): number
 }
 
 export async function run(o: RunOptions, folder: RunFolder, results: Results): Promise<void> {
-  const bundle = guestBundle();
+  // What every guest gets, made once per run: the bundle and the hash the fingerprints carry.
+  const guestCode = { bundle: guestBundle(), version: suiteVersion() };
   // Each kernel's entry is made up front, so results.json lists kernels in the order asked for
   // whichever guest finishes first.
   // A resumed run keeps what its kernels already have and runs only what is missing.
@@ -212,7 +214,7 @@ export async function run(o: RunOptions, folder: RunFolder, results: Results): P
     while (next < todo.length) {
       const i = todo[next++];
       if (entries[i].error) entries[i].error = null; // tried again
-      await runKernel(o.kernels[i], o, folder, results, entries[i], bundle);
+      await runKernel(o.kernels[i], o, folder, results, entries[i], guestCode);
       o.onKernelDone?.(entries[i]);
     }
   };
