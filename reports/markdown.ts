@@ -50,6 +50,19 @@ export function renderMarkdown(r: Results): string {
     ...(k.poolDrift ?? []).map((d) => `- ${kernelTitle(k)} after the ${d.after} suite: ${d.drift.join(', ')} against the baseline at boot`),
   ]);
   if (pool.length) lines.push('', '## Hugetlb pool leaks', '', ...pool);
+  // Why cells are SKIP, once per reason rather than once per cell.
+  const skips = new Map<string, Map<string, number>>();
+  for (const k of kernels) {
+    for (const c of k.cases.filter((x) => x.status === 'skip')) {
+      const byKernel = skips.get(c.reason ?? 'skipped') ?? new Map<string, number>();
+      byKernel.set(kernelTitle(k), (byKernel.get(kernelTitle(k)) ?? 0) + 1);
+      skips.set(c.reason ?? 'skipped', byKernel);
+    }
+  }
+  if (skips.size) {
+    lines.push('', '## Skipped', '');
+    for (const [reason, byKernel] of skips) lines.push(`- ${esc(reason)}: ${[...byKernel].map(([k, n]) => `${n} on ${k}`).join(', ')}`);
+  }
   const errors = kernels.filter((k) => k.error);
   if (errors.length) {
     lines.push('', '## Errors', '');

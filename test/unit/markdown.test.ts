@@ -63,3 +63,11 @@ test('a case during which the kernel logged a WARNING is marked, listed with the
   t.true(md.includes('  - `WARNING: CPU: 0 PID: 9 at mm/madvise.c:1 x`'));
   t.regex(md, /1 FAIL/);
 });
+
+test('skip reasons are listed once each, with how many cells per kernel', (t) => {
+  const md = renderMarkdown(results([kernel('6.1.0-50-amd64')]));
+  const skipped = kernel('6.1.0-50-amd64').cases.filter((c) => c.status === 'skip');
+  t.true(skipped.length > 0);
+  t.true(md.includes(`## Skipped\n\n- ${skipped[0].reason}: `));
+  t.regex(md, /: \d+ on 6\.1\.0-50-amd64/);
+});
