@@ -1,4 +1,5 @@
-// Kernel sources by name: `debian:<suite>` and `bzimage:<path>[,modules=<dir>]`, made
+// Kernel sources by name: `debian:<suite>`, `bzimage:<path>[,modules=<dir>]` and
+// `src:<tree>[,patches=<mbox|dir>]` (built by srcbuild.ts), made
 // ready to boot: the bootable image (vmlinux where it has a PVH entry), its release
 // string and its modules folder with a fresh modules.dep.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -8,11 +9,13 @@ import { InputError } from './apt.js';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import { DEBIAN_SUITES, downloadDebian, resolveDebian, suiteOfVersion } from './debian.js';
 import { suggest } from './suggest.js';
+import { buildFromSource, checkSrcSpec, parseSrcSpec, type SrcSpec } from './srcbuild.js';
 import { bzImageRelease, extractVmlinux, hasPvhNote } from './vmlinux.js';
 
 export type KernelSpec =
   | { kind: 'debian'; suite: string; version: string | null; text: string }
-  | { kind: 'bzimage'; path: string; modules: string | null; text: string };
+  | { kind: 'bzimage'; path: string; modules: string | null; text: string }
+  | SrcSpec;
 
 export interface Kernel {
   spec: string; // as the user named it
@@ -22,6 +25,7 @@ export interface Kernel {
   image: string; // what QEMU boots
   pvh: boolean; // image is a vmlinux booted through its PVH entry
   modulesDir: string | null;
+  config?: string; // the build's .config, where the cache keeps one apart from the modules
 }
 
 export function parseKernelSpec(text: string): KernelSpec {
@@ -48,7 +52,8 @@ export function parseKernelSpec(text: string): KernelSpec {
     if (!path) throw new InputError(`kernel '${text}' names no file`);
     return { kind, path: resolve(path), modules, text };
   }
-  throw new InputError(`unknown kernel '${text}': use debian:<suite> or bzimage:<path>[,modules=<dir>]`);
+  if (kind === 'src') return parseSrcSpec(rest, text);
+  throw new InputError(`unknown kernel '${text}': use debian:<suite>, bzimage:<path>[,modules=<dir>] or src:<tree>[,patches=<mbox|dir>]`);
 }
 
 interface Unpacked {
@@ -115,6 +120,7 @@ async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refr
 
 /** Check what a spec names before anything starts; returns the bzImage's release. */
 export function checkKernelSpec(spec: KernelSpec): string | null {
+  if (spec.kind === 'src') checkSrcSpec(spec);
   if (spec.kind !== 'bzimage') return null;
   if (!existsSync(spec.path)) throw new InputError(`kernel file ${spec.path} does not exist`);
   const release = bzImageRelease(spec.path);
@@ -153,5 +159,10 @@ type Log = (line: string) => void;
 
 export async function prepareKernel(text: string, refresh = false, log: Log = () => {}): Promise<Kernel> {
   const spec = parseKernelSpec(text);
+  if (spec.kind === 'src') {
+    checkSrcSpec(spec);
+    const { id, built } = await buildFromSource(spec, refresh, log);
+    return { spec: spec.text, id, ...built };
+  }
   return spec.kind === 'debian' ? prepareDebian(spec, refresh, log) : prepareBzImage(spec);
 }

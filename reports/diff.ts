@@ -105,7 +105,10 @@ export function renderDiff(diffs: KernelDiff[]): string {
   const lines: string[] = [];
   for (const d of diffs) {
     const n = (k: ChangeClass) => d.changes.filter((c) => c.class === k).length;
-    lines.push(`## ${esc(kernelTitle(d.base))} → ${esc(kernelTitle(d.cand))}`, '');
+    // The same release on both sides (a patch series on its base): the builds tell them apart.
+    const [tb, tc] = [kernelTitle(d.base), kernelTitle(d.cand)];
+    const title = tb === tc ? `${tb} (${d.base.version}) → ${tc} (${d.cand.version})` : `${tb} → ${tc}`;
+    lines.push(`## ${esc(title)}`, '');
     lines.push(`${d.changes.length} changed cells: ${n('unexplained')} unexplained, ${n('expected')} expected, ${n('accepted')} accepted.${d.crashes.length ? ` ${d.crashes.length} crash(es).` : ''}`);
     if (d.environment.length) lines.push('', `Environment differs: ${d.environment.join('; ')}.`);
     if (d.changes.length) {

@@ -14,7 +14,7 @@ import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
 import { killAll } from './procs.js';
 import { checkPatterns, findQemu } from './preflight.js';
-import { listImages, listKernels, pruneImages, renderImages, showCase } from './commands.js';
+import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
 import { prepareKernel } from '../images/kernel.js';
 import { buildImage } from '../images/initramfs.js';
 import { chooseProgress, plainProgress } from './progress.js';
@@ -169,7 +169,7 @@ export function program(): Command {
     .exitOverride();
   p.command('run')
     .description('boot each kernel, run the suites, write a run folder (matrix.html, matrix.md, junit.xml, results.json)')
-    .option('-k, --kernel <spec>', 'debian:<suite> or bzimage:<path>[,modules=<dir>]; repeatable', collect)
+    .option('-k, --kernel <spec>', 'debian:<suite>|<version>, bzimage:<path>[,modules=<dir>] or src:<tree>[,patches=<mbox|dir>]; repeatable', collect)
     .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}); repeatable`, family)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('-c, --case <pattern>', "only cases whose id matches (* and {a,b}), e.g. 'madv_dontneed*.hugetlbfs-*'; repeatable", collect)
@@ -188,7 +188,7 @@ export function program(): Command {
     .option('--shard <i/n>', 'run only every n-th kernel from the i-th; `mmatrix merge` joins the shards')
     .option('--baseline <results>', 'gate: compare with this results.json (or run folder); exit 1 on an unexplained change or a crash')
     .option('--allowlist <file>', 'with --baseline: case patterns whose changes are accepted, one per line (# comments)')
-    .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0 --baseline runs/base/results.json\n  mmatrix run -c 'madv_dontneed*.hugetlbfs-*' -s zap`)
+    .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0 --baseline runs/base/results.json\n  mmatrix run -c 'madv_dontneed*.hugetlbfs-*' -s zap\n  mmatrix run -k src:~/linux -k src:~/linux,patches=series.mbox\n  mmatrix run -k src:debian:bookworm,patches=0001-fix.patch --baseline runs/base/results.json`)
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand(f);
     });
@@ -251,7 +251,7 @@ export function program(): Command {
   const images = p
     .command('images')
     .description('the image cache: list (default), build or prune')
-    .addHelpText('after', `\nExamples:\n  mmatrix images\n  mmatrix images build -k debian:trixie\n  mmatrix images prune`);
+    .addHelpText('after', `\nExamples:\n  mmatrix images\n  mmatrix images build -k debian:trixie\n  mmatrix images prune\n  mmatrix images prune --builds`);
   images
     .command('list', { isDefault: true })
     .description('cached guest images with their sizes')
@@ -274,9 +274,11 @@ export function program(): Command {
     .command('prune')
     .description('remove all but the newest image of each kernel')
     .option('--all', 'remove every image')
-    .action((f: { all?: boolean }) => {
+    .option('--builds', 'also remove the trees of src: builds (copies and objects; the built kernels stay cached)')
+    .action((f: { all?: boolean; builds?: boolean }) => {
       const gone = pruneImages(!!f.all);
       log(`removed ${gone.length} image(s), ${(gone.reduce((n, e) => n + e.bytes, 0) / 1e6).toFixed(0)} MB`);
+      if (f.builds) log(`removed the source build trees, ${(pruneBuilds() / 1e6).toFixed(0)} MB`);
     });
   p.command('bench')
     .description('measure boots (busybox floor against SSH ready), suites and virtme-ng; medians and ratios')

@@ -55,11 +55,15 @@ export async function listKernels(resolve: boolean): Promise<string> {
     rows.push(`| debian:${suite} | ${line} | ${newest} | ${have.length ? 'yes' : 'no'}${other.length ? ` (also ${other.map((d) => d.split('_')[1]).join(', ')})` : ''} |`);
   }
   const custom = cached.filter((d) => d.startsWith('bzimage-'));
+  const built = cached.filter((d) => d.startsWith('src-') && !d.includes('.tmp-'));
+  const trees = existsSync(cachePath('build')) ? readdirSync(cachePath('build')).length : 0;
   return [
     rows.join('\n'),
     '',
-    'Also: debian:<package version> (an exact version the archive still has), bzimage:<path>[,modules=<dir>] (your build).',
+    'Also: debian:<package version> (an exact version the archive still has), bzimage:<path>[,modules=<dir>] (your build),',
+    'src:<tree>[,patches=<mbox|dir>] (built here from a kernel tree; src:debian:<suite> builds that suite\'s linux-source).',
     custom.length ? `Cached bzimage kernels: ${custom.length}.` : '',
+    built.length ? `Cached source builds: ${built.length}, from ${trees} build tree(s) in ${cachePath('build')}.` : '',
   ].filter(Boolean).join('\n') + '\n';
 }
 
@@ -98,4 +102,12 @@ export function pruneImages(all: boolean): ImageEntry[] {
   });
   for (const e of removed) rmSync(cachePath('images', e.name), { recursive: true, force: true });
   return removed;
+}
+
+/** Remove the source build trees (the copies and their objects); built kernels stay cached. */
+export function pruneBuilds(): number {
+  const dir = cachePath('build');
+  const bytes = duBytes(dir);
+  rmSync(dir, { recursive: true, force: true });
+  return bytes;
 }

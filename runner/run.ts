@@ -50,10 +50,12 @@ export function gigantic(pool: number, memoryMb: number): { memoryMb: number; cm
   return { memoryMb: Math.max(memoryMb, 3072) + 1024 * pool, cmdline: `hugepagesz=1G hugepages=${pool}` };
 }
 
-/** sha256 of the kernel's .config where the build ships one (Debian ≤ 6.x: boot/config-<release>). */
+/** sha256 of the kernel's .config where the build ships one (source builds; Debian ≤ 6.x: boot/config-<release>). */
 function configHash(k: Kernel): string | null {
-  if (!k.modulesDir) return null;
-  const candidates = [join(k.modulesDir, '../../../boot', `config-${k.release}`), join(k.modulesDir, 'build/.config'), join(k.modulesDir, 'config')];
+  const candidates = [
+    ...(k.config ? [k.config] : []),
+    ...(k.modulesDir ? [join(k.modulesDir, '../../../boot', `config-${k.release}`), join(k.modulesDir, 'build/.config'), join(k.modulesDir, 'config')] : []),
+  ];
   const found = candidates.find((f) => existsSync(f));
   return found ? createHash('sha256').update(readFileSync(found)).digest('hex').slice(0, 16) : null;
 }

@@ -47,7 +47,7 @@ test('report refuses results of another schema version, naming it', (t) => {
 test('a kernel source of unknown kind', (t) => {
   const r = cli('run', '-k', 'foo');
   t.is(r.status, 2);
-  t.regex(r.stderr, /use debian:<suite> or bzimage:<path>/);
+  t.regex(r.stderr, /use debian:<suite>, bzimage:<path>\[,modules=<dir>\] or src:<tree>\[,patches=<mbox\|dir>\]/);
 });
 
 test('an unknown suite family', (t) => {

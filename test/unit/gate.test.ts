@@ -40,6 +40,8 @@ test('a crash in the candidate fails the gate even with no changed cell', (t) =>
   const d = diffKernels(b, c, table, []);
   t.deepEqual(d.crashes, ['boot: no SSH']);
   t.true(gateFails([d]));
+  // Same release on both sides: the heading tells the builds apart by version.
+  t.regex(renderDiff([diffKernels(b, { ...c, version: '1 + 1 patch(es)' }, table, [])]), /^## 6\.1\.0 \(1\) → 6\.1\.0 \(1 \+ 1 patch\(es\)\)$/m);
 });
 
 test('kernels pair by spec, or one against one', (t) => {
