@@ -7,13 +7,15 @@ APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils z
 # The tests also open matrix.html in a real headless browser; the benchmark runs virtme-ng.
 TEST_APT_PACKAGES := chromium
 BENCH_APT_PACKAGES := python3-argcomplete python3-requests
+# Building kernels from source (`-k src:`): the kernel's own build dependencies.
+SRC_APT_PACKAGES := gcc make flex bison bc libelf-dev libssl-dev
 # node-gyp builds against the system's node headers when it has them, else fetches them.
 NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ADDON := guest/addon/build/Release/mm.node
 ARGS ?=
 
-.PHONY: all deps build run test test-unit test-integration bench clean
+.PHONY: all deps build run test test-unit test-integration test-patch-gate bench clean
 all: build
 
 deps: node_modules
@@ -48,6 +50,12 @@ test-unit: build
 test-integration: EXTRA_APT = $(TEST_APT_PACKAGES)
 test-integration: build
 	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
+
+# Opt-in: builds Debian's 6.1 source with src: twice, as it is and with a patch that changes
+# one semantic, and checks that the gate flags exactly that cell (half an hour on two cores).
+test-patch-gate: EXTRA_APT = $(SRC_APT_PACKAGES)
+test-patch-gate: build
+	npx ava --timeout=120m 'dist/test/patchgate/*.test.js'
 
 clean:
 	rm -rf dist guest/addon/build
