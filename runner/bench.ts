@@ -2,8 +2,10 @@
 // boot-to-SSH-ready of the real image, interleaved so drift hits both alike; medians and
 // their ratio. Figures go to stdout and to bench.json / bench.md in a run folder.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fromRoot } from '../images/paths.js';
 import { floorImage, FLOOR_MARKER } from '../images/floor.js';
 import { buildImage } from '../images/initramfs.js';
 import { prepareKernel, type Kernel } from '../images/kernel.js';
@@ -102,7 +104,49 @@ async function suiteFigures(g: Guest, log: (s: string) => void, release: string)
 // virtme-ng takes ~45 s a boot under TCG: three are enough for a median.
 const VNG_RUNS = 3;
 
-export async function bench(specs: string[], repeat: number, accelChoice: AccelChoice, dir: string, log: (s: string) => void, withSuites = false, withVng = false): Promise<BenchRow[]> {
+export interface Totals {
+  kernels: string[];
+  cold: number; // seconds of `mmatrix run` with an empty cache: downloads, unpacking, images, boots, suites
+  warm: number; // the same run again, everything cached
+  exitCodes: [number | null, number | null];
+}
+
+/** Wall time of `mmatrix run` over `kernels`, first with an empty cache of its own, then again warm. */
+export async function runTotals(kernels: string[], dir: string, log: (s: string) => void): Promise<Totals> {
+  const cache = mkdtempSync(join(tmpdir(), 'mmatrix-cold-'));
+  const once = (name: string) =>
+    new Promise<{ seconds: number; code: number | null }>((resolve) => {
+      const t0 = performance.now();
+      const args = [fromRoot('dist/runner/cli.js'), 'run', '--runs-dir', join(dir, name), ...kernels.flatMap((k) => ['-k', k])];
+      const p = spawn(process.execPath, args, { env: { ...process.env, MMATRIX_CACHE: cache, CI: 'true' }, stdio: 'ignore' });
+      track(p);
+      p.on('exit', (code) => resolve({ seconds: (performance.now() - t0) / 1000, code }));
+    });
+  try {
+    log(`totals: ${kernels.length} kernels with an empty cache (${cache})`);
+    const cold = await once('cold');
+    log(`totals: cold ${cold.seconds.toFixed(1)} s (exit ${cold.code}); again, warm`);
+    const warm = await once('warm');
+    log(`totals: warm ${warm.seconds.toFixed(1)} s (exit ${warm.code})`);
+    return { kernels, cold: cold.seconds, warm: warm.seconds, exitCodes: [cold.code, warm.code] };
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
+
+export interface BenchOptions {
+  repeat: number;
+  accel: AccelChoice;
+  dir: string;
+  log: (s: string) => void;
+  suites?: boolean;
+  vng?: boolean;
+  totals?: boolean;
+}
+
+export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: BenchRow[]; totals: Totals | null }> {
+  const { repeat, dir, log } = o;
+  const [accelChoice, withSuites, withVng] = [o.accel, !!o.suites, !!o.vng];
   const accel = accelPlan(accelChoice).order[0];
   const vng = withVng ? await virtmeNg(log) : null;
   const floor = await floorImage();
@@ -142,12 +186,15 @@ export async function bench(specs: string[], repeat: number, accelChoice: AccelC
     }
     rows.push(row);
   }
-  writeFileSync(join(dir, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), repeat, rows }, null, 2) + '\n');
-  writeFileSync(join(dir, 'bench.md'), benchMarkdown(rows, repeat));
-  return rows;
+  const totals = o.totals ? await runTotals(specs, dir, log) : null;
+  writeFileSync(join(dir, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), repeat, rows, totals }, null, 2) + '\n');
+  writeFileSync(join(dir, 'bench.md'), benchMarkdown(rows, repeat, totals));
+  return { rows, totals };
 }
 
-export function benchMarkdown(rows: BenchRow[], repeat: number): string {
+const minutes = (s: number) => `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s`;
+
+export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals | null = null): string {
   const lines = [
     `Medians of ${repeat} interleaved boots per kernel.`,
     '',
@@ -174,6 +221,10 @@ export function benchMarkdown(rows: BenchRow[], repeat: number): string {
       lines.push(`| ${r.release} | all, after boot | ${wall.toFixed(2)} s | ${cells} | ${(cells / wall).toFixed(1)} |`);
       lines.push(`| ${r.release} | all, with the boot | ${(wall + median(r.ssh)).toFixed(2)} s | ${cells} | |`);
     }
+  }
+  if (totals) {
+    lines.push('', `\`mmatrix run\` over ${totals.kernels.join(', ')}, one run each (exit ${totals.exitCodes.join(', ')}):`, '', '| caches | wall |', '|---|---|');
+    lines.push(`| cold (empty cache: downloads, unpacking, images) | ${minutes(totals.cold)} |`, `| warm (the same run again) | ${minutes(totals.warm)} |`);
   }
   return lines.join('\n') + '\n';
 }

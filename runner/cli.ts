@@ -286,15 +286,16 @@ export function program(): Command {
     .option('-n, --repeat <n>', 'boots of each kind per kernel', positiveInt, 5)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
-    .addHelpText('after', `\nExamples:\n  mmatrix bench -k debian:bookworm -n 7\n  mmatrix bench -k debian:bookworm --suites --vng`)
+    .addHelpText('after', `\nExamples:\n  mmatrix bench -k debian:bookworm -n 7\n  mmatrix bench -k debian:bookworm --suites --vng\n  mmatrix bench -n 1 --totals`)
     .option('--suites', 'also run every suite once per kernel: wall time and cells per second')
     .option('--vng', "also time a first command against virtme-ng booting the same kernel (Debian sid's package, unpacked into the cache)")
-    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean; vng?: boolean }) => {
+    .option('--totals', 'also time `mmatrix run` over the kernels with an empty cache of its own (cold), then again (warm)')
+    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean; vng?: boolean; totals?: boolean }) => {
       const kernels = f.kernel ?? DEFAULT_KERNELS;
       for (const k of kernels) checkKernelSpec(parseKernelSpec(k));
       const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
-      const rows = await bench(kernels, Math.max(1, f.repeat), f.accel, folder.dir, log, !!f.suites, !!f.vng);
-      log('\n' + benchMarkdown(rows, f.repeat));
+      const { rows, totals } = await bench(kernels, { repeat: Math.max(1, f.repeat), accel: f.accel, dir: folder.dir, log, suites: f.suites, vng: f.vng, totals: f.totals });
+      log('\n' + benchMarkdown(rows, f.repeat, totals));
       log(`written: ${relative(process.cwd(), folder.dir)}/bench.json, bench.md`);
     });
   return p;

@@ -1,0 +1,15 @@
+import test from 'ava';
+import { benchMarkdown, median, type BenchRow } from '../../runner/bench.js';
+
+const row: BenchRow = { kernel: 'debian:bookworm', release: '6.1.0-50-amd64', accel: 'tcg', floor: [3.3, 3.1, 3.5], ssh: [4.6, 4.8, 4.5], cacheHitMs: 2.4, suites: [], firstCommand: [], vng: [] };
+
+test('bench figures: medians and their ratio; five-kernel totals cold and warm', (t) => {
+  t.is(median([3, 1, 2]), 2);
+  t.is(median([4, 1, 2, 3]), 2.5);
+  const md = benchMarkdown([row], 3, { kernels: ['debian:bullseye', 'debian:bookworm'], cold: 249.4, warm: 162.2, exitCodes: [0, 0] });
+  t.regex(md, /\| 6\.1\.0-50-amd64 \| tcg \| 3\.30 s \| 4\.60 s \| 1\.39 \| 2 ms \|/);
+  t.regex(md, /over debian:bullseye, debian:bookworm, one run each \(exit 0, 0\)/);
+  t.regex(md, /\| cold \(empty cache: downloads, unpacking, images\) \| 4 min 9 s \|/);
+  t.regex(md, /\| warm \(the same run again\) \| 2 min 42 s \|/);
+  t.notRegex(benchMarkdown([row], 3), /one run each/);
+});
