@@ -3,13 +3,13 @@
 // ready to boot: the bootable image (vmlinux where it has a PVH entry), its release
 // string and its modules folder with a fresh modules.dep.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { $ } from 'zx';
 import { InputError } from './apt.js';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import { DEBIAN_SUITES, downloadDebian, resolveDebian, suiteOfVersion } from './debian.js';
 import { suggest } from './suggest.js';
-import { buildFromSource, checkSrcSpec, parseSrcSpec, type SrcSpec } from './srcbuild.js';
+import { buildFromSource, checkSrcSpec, parseSrcSpec, userPath, type SrcSpec } from './srcbuild.js';
 import { bzImageRelease, extractVmlinux, hasPvhNote } from './vmlinux.js';
 
 export type KernelSpec =
@@ -46,11 +46,11 @@ export function parseKernelSpec(text: string): KernelSpec {
     const [path, ...opts] = rest.split(',');
     let modules: string | null = null;
     for (const o of opts) {
-      if (o.startsWith('modules=')) modules = resolve(o.slice('modules='.length));
+      if (o.startsWith('modules=')) modules = userPath(o.slice('modules='.length));
       else throw new InputError(`unknown option '${o}' in kernel '${text}' (known: modules=<dir>)`);
     }
     if (!path) throw new InputError(`kernel '${text}' names no file`);
-    return { kind, path: resolve(path), modules, text };
+    return { kind, path: userPath(path), modules, text };
   }
   if (kind === 'src') return parseSrcSpec(rest, text);
   throw new InputError(`unknown kernel '${text}': use debian:<suite>, bzimage:<path>[,modules=<dir>] or src:<tree>[,patches=<mbox|dir>]`);

@@ -5,7 +5,7 @@
 // the user's tree is never written and a patch series recompiles only what it touches; the
 // kernel is cached by tree + patches + config fragment + compiler.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { $ } from 'zx';
 import { aptDownload, aptShow, aptSuite, aptUpdate, InputError, listsStamp, type Record822 } from './apt.js';
@@ -36,12 +36,15 @@ type Log = (line: string) => void;
 
 export const FRAGMENT = fromRoot('images/kernel.config');
 
+/** A path as the user wrote it: `-k src:~/linux` reaches us with the ~ the shell left alone. */
+export const userPath = (p: string) => resolve(p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
+
 export function parseSrcSpec(rest: string, text: string): SrcSpec {
   // debian:<suite> has a colon of its own; options follow the first comma.
   const [tree, ...opts] = rest.split(',');
   let patches: string | null = null;
   for (const o of opts) {
-    if (o.startsWith('patches=')) patches = resolve(o.slice('patches='.length));
+    if (o.startsWith('patches=')) patches = userPath(o.slice('patches='.length));
     else throw new InputError(`unknown option '${o}' in kernel '${text}' (known: patches=<mbox|dir>)`);
   }
   if (!tree) throw new InputError(`kernel '${text}' names no source tree`);
@@ -50,7 +53,7 @@ export function parseSrcSpec(rest: string, text: string): SrcSpec {
     if (!(suite in DEBIAN_SUITES)) throw new InputError(`unknown Debian suite '${suite}' in '${text}' (did you mean debian:${suggest(suite, Object.keys(DEBIAN_SUITES), 1)[0]}?)`);
     return { kind: 'src', tree, patches, text };
   }
-  return { kind: 'src', tree: resolve(tree), patches, text };
+  return { kind: 'src', tree: userPath(tree), patches, text };
 }
 
 /** The patch files of `patches=`: one mbox or patch file, or a folder's *.patch / *.diff / *.mbox in name order. */

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkKernelSpec, parseKernelSpec } from '../../images/kernel.js';
 import { FRAGMENT, missingOptions, patchFiles, preparedCopy, touchedFiles, treeIdentity } from '../../images/srcbuild.js';
@@ -9,6 +9,7 @@ import { fromRoot } from '../../images/paths.js';
 
 test('src: specs: a tree, patches, debian:<suite>; bad options and suites are named', (t) => {
   t.deepEqual(parseKernelSpec('src:/k/linux,patches=/k/series.mbox'), { kind: 'src', tree: '/k/linux', patches: '/k/series.mbox', text: 'src:/k/linux,patches=/k/series.mbox' });
+  t.is((parseKernelSpec('src:~/linux,patches=~/s') as { tree: string }).tree, join(homedir(), 'linux'), 'a ~ the shell left alone');
   t.deepEqual(parseKernelSpec('src:debian:bookworm'), { kind: 'src', tree: 'debian:bookworm', patches: null, text: 'src:debian:bookworm' });
   t.throws(() => parseKernelSpec('src:/k/linux,config=x'), { message: /unknown option 'config=x'.*patches=<mbox\|dir>/ });
   t.throws(() => parseKernelSpec('src:debian:bookwrm'), { message: /unknown Debian suite 'bookwrm'.*did you mean debian:bookworm/ });
