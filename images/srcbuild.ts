@@ -4,7 +4,8 @@
 // trees) or `patch -p1`, every core. The build happens in a private copy kept per tree, so
 // the user's tree is never written and a patch series recompiles only what it touches; the
 // kernel is cached by tree + patches + config fragment + compiler.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, copyFileSync, existsSync, openSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { $ } from 'zx';
@@ -15,6 +16,7 @@ import { compareDebVersions } from './debversion.js';
 import { fromRoot } from './paths.js';
 import { suggest } from './suggest.js';
 import { hasPvhNote } from './vmlinux.js';
+import { track } from '../runner/procs.js';
 
 export interface SrcSpec {
   kind: 'src';
@@ -163,8 +165,16 @@ async function compilerVersion(): Promise<string> {
 /** Run a build step with its output in the build log; a failure names the log and its last error line. */
 async function step(log: string, what: string, cmd: string[], cwd: string): Promise<void> {
   writeFileSync(log, `$ ${cmd.join(' ')}\n`, { flag: 'a' });
-  const r = await $({ cwd, nothrow: true, quiet: true })`${cmd} >>${log} 2>&1`;
-  if (r.exitCode !== 0) {
+  const fd = openSync(log, 'a');
+  // Tracked like a guest: an interrupted run leaves no make behind writing into the cache.
+  const p = spawn(cmd[0], cmd.slice(1), { cwd, stdio: ['ignore', fd, fd] });
+  track(p);
+  const code = await new Promise<number | null>((done) => {
+    p.on('error', () => done(-1));
+    p.on('exit', (c) => done(c));
+  });
+  closeSync(fd);
+  if (code !== 0) {
     const lines = readFileSync(log, 'utf8').trim().split('\n');
     const err = [...lines].reverse().find((l) => /error|Error|fatal|No rule/.test(l)) ?? lines.at(-1);
     throw new InputError(`${what} failed: ${err?.trim()} (full log: ${log})`);
@@ -174,7 +184,8 @@ async function step(log: string, what: string, cmd: string[], cwd: string): Prom
 /** Reset the copy to the tree, then apply the patches. */
 export async function preparedCopy(tree: string, git: string | null, src: string, patches: string[], logFile: string): Promise<void> {
   const stateFile = join(src, '..', 'patched.json');
-  if (!existsSync(join(src, 'Makefile'))) {
+  const copied = join(src, '..', 'copied'); // written when the copy is whole
+  if (!existsSync(copied)) {
     rmSync(src, { recursive: true, force: true });
     if (git) {
       await $({ quiet: true })`git clone -q --shared --no-checkout ${tree} ${src}`;
@@ -186,6 +197,7 @@ export async function preparedCopy(tree: string, git: string | null, src: string
       if (existsSync(join(src, '.config')) || existsSync(join(src, 'include/generated'))) await $({ cwd: src, quiet: true })`make -s mrproper`;
     }
     writeFileSync(stateFile, '[]');
+    writeFileSync(copied, tree);
   }
   if (git) {
     await $({ quiet: true, nothrow: true })`git -C ${src} am --abort`;
@@ -224,9 +236,14 @@ export async function buildFromSource(spec: SrcSpec, refresh: boolean, log: Log)
   const fragment = readFileSync(FRAGMENT, 'utf8');
   const id = `src-${hashOf([treeId, ...patches.map((p) => readFileSync(p, 'utf8')), fragment, await compilerVersion()])}`;
   const dir = cachePath('kernels', id);
-  if (existsSync(join(dir, 'kernel.json'))) return { id, dir, built: JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as Built };
+  const cached = () => (existsSync(join(dir, 'kernel.json')) ? { id, dir, built: JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as Built } : null);
+  const hit = cached();
+  if (hit) return hit;
   const work = cachePath('build', `src-${hashOf([treeId])}`);
   return serialized(work, async () => {
+    // Another worker may have built this very kernel while this one waited.
+    const done = cached();
+    if (done) return done;
     mkdirSync(work, { recursive: true });
     const src = join(work, 'src');
     const out = join(work, 'out');
@@ -261,7 +278,7 @@ export async function buildFromSource(spec: SrcSpec, refresh: boolean, log: Log)
       writeFileSync(join(tmp, 'kernel.json'), JSON.stringify(built));
     });
     log(`${spec.text}: built ${release} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    return { id, dir, built: JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as Built };
+    return cached()!;
   });
 }
 
