@@ -9,7 +9,8 @@ import { InputError } from './apt.js';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import { DEBIAN_SUITES, downloadDebian, resolveDebian, suiteOfVersion } from './debian.js';
 import { suggest } from './suggest.js';
-import { buildFromSource, checkSrcSpec, parseSrcSpec, userPath, type SrcSpec } from './srcbuild.js';
+import { userPath } from './paths.js';
+import { buildFromSource, checkSrcSpec, parseSrcSpec, type SrcSpec } from './srcbuild.js';
 import { bzImageRelease, extractVmlinux, hasPvhNote } from './vmlinux.js';
 
 export type KernelSpec =

@@ -1,6 +1,7 @@
 // Where the project's own files are, wherever it is run from (sources or dist/).
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 function findRoot(): string {
@@ -15,3 +16,6 @@ function findRoot(): string {
 
 export const ROOT = findRoot();
 export const fromRoot = (...p: string[]) => join(ROOT, ...p);
+
+/** A path as the user wrote it: `-k src:~/linux` reaches us with the ~ the shell left alone. */
+export const userPath = (p: string) => resolve(p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);

@@ -6,14 +6,14 @@
 // kernel is cached by tree + patches + config fragment + compiler.
 import { spawn } from 'node:child_process';
 import { closeSync, copyFileSync, existsSync, openSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, homedir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 import { $ } from 'zx';
 import { aptDownload, aptShow, aptSuite, aptUpdate, InputError, listsStamp, type Record822 } from './apt.js';
 import { buildOnce, cachePath, hashOf } from './cache.js';
 import { DEBIAN_SUITES } from './debian.js';
 import { compareDebVersions } from './debversion.js';
-import { fromRoot } from './paths.js';
+import { fromRoot, userPath } from './paths.js';
 import { suggest } from './suggest.js';
 import { hasPvhNote } from './vmlinux.js';
 import { track } from '../runner/procs.js';
@@ -37,9 +37,6 @@ export interface Built {
 type Log = (line: string) => void;
 
 export const FRAGMENT = fromRoot('images/kernel.config');
-
-/** A path as the user wrote it: `-k src:~/linux` reaches us with the ~ the shell left alone. */
-export const userPath = (p: string) => resolve(p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
 
 export function parseSrcSpec(rest: string, text: string): SrcSpec {
   // debian:<suite> has a colon of its own; options follow the first comma.
