@@ -92,7 +92,7 @@ export function checkComparable(diffs: KernelDiff[], force: boolean): void {
   for (const d of diffs) {
     const refused = fingerprintDiff(d.base.fingerprint, d.cand.fingerprint).filter((f) => REFUSE.includes(f.field));
     if (refused.length && !force) {
-      throw new InputError(`${kernelTitle(d.base)} and ${kernelTitle(d.cand)} ran different suites (${refused.map((f) => f.text).join('; ')}); rerun the baseline, or pass --allow-mismatch`);
+      throw new InputError(`${kernelTitle(d.base, [d.base, d.cand])} and ${kernelTitle(d.cand, [d.base, d.cand])} ran different suites (${refused.map((f) => f.text).join('; ')}); rerun the baseline, or pass --allow-mismatch`);
     }
   }
 }
@@ -105,10 +105,8 @@ export function renderDiff(diffs: KernelDiff[]): string {
   const lines: string[] = [];
   for (const d of diffs) {
     const n = (k: ChangeClass) => d.changes.filter((c) => c.class === k).length;
-    // The same release on both sides (a patch series on its base): the builds tell them apart.
-    const [tb, tc] = [kernelTitle(d.base), kernelTitle(d.cand)];
-    const title = tb === tc ? `${tb} (${d.base.version}) → ${tc} (${d.cand.version})` : `${tb} → ${tc}`;
-    lines.push(`## ${esc(title)}`, '');
+    const pair = [d.base, d.cand];
+    lines.push(`## ${esc(kernelTitle(d.base, pair))} → ${esc(kernelTitle(d.cand, pair))}`, '');
     lines.push(`${d.changes.length} changed cells: ${n('unexplained')} unexplained, ${n('expected')} expected, ${n('accepted')} accepted.${d.crashes.length ? ` ${d.crashes.length} crash(es).` : ''}`);
     if (d.environment.length) lines.push('', `Environment differs: ${d.environment.join('; ')}.`);
     if (d.changes.length) {

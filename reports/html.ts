@@ -57,7 +57,7 @@ export function htmlData(r: Results) {
     const [opPart, memtype] = [id.slice(0, id.indexOf('.')), id.slice(id.indexOf('.') + 1)];
     return { id, family: famOf(first, id), memtype, op: opPart.split('@')[0], cells: found.map(cell) };
   });
-  const kernels = r.kernels.map((k) => ({ title: kernelTitle(k), spec: k.spec, version: k.version, accel: k.accel, error: k.error, fingerprint: k.fingerprint ?? null }));
+  const kernels = r.kernels.map((k) => ({ title: kernelTitle(k, r.kernels), spec: k.spec, version: k.version, accel: k.accel, error: k.error, fingerprint: k.fingerprint ?? null }));
   return { runId: r.runId, complete: r.complete, kernels, rows };
 }
 

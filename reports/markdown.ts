@@ -14,7 +14,7 @@ export function renderMarkdown(r: Results): string {
   const lines = [
     `# mmatrix run ${r.runId}${r.complete ? '' : ' (incomplete)'}`,
     '',
-    `| case | ${kernels.map((k) => esc(kernelTitle(k))).join(' | ')} |`,
+    `| case | ${kernels.map((k) => esc(kernelTitle(k, kernels))).join(' | ')} |`,
     `|---|${kernels.map(() => '---').join('|')}|`,
   ];
   for (const id of caseIds(r)) {
@@ -28,26 +28,26 @@ export function renderMarkdown(r: Results): string {
     const pool = `${k.hugepagesObtained ?? '—'}/${k.hugepagesRequested} × ${k.hugePageKb ?? '?'} kB`;
     const v = verdictCounts(k);
     const statuses = KCIDB.map((s) => [s, k.cases.filter((c) => kcidbStatus(c) === s).length] as const).filter(([, n]) => n > 0);
-    lines.push(`| ${esc(kernelTitle(k))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} | ${statuses.map(([s, n]) => `${n} ${s}`).join(', ')} |`);
+    lines.push(`| ${esc(kernelTitle(k, kernels))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} | ${statuses.map(([s, n]) => `${n} ${s}`).join(', ')} |`);
   }
   const deviations = kernels.flatMap((k) =>
-    k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`- ${kernelTitle(k)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`] : [])),
+    k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`- ${kernelTitle(k, kernels)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`] : [])),
   );
   if (deviations.length) lines.push('', '## Deviations', '', ...deviations);
   const broken = kernels.flatMap((k) =>
-    brokenCases(k).flatMap((c) => [`- ${kernelTitle(k)} ${c.id}: ${c.status.toUpperCase()}: ${esc(c.reason ?? '')}`, ...(c.console ? ['  ```', ...c.console.split('\n').map((l) => `  ${l}`), '  ```'] : [])]),
+    brokenCases(k).flatMap((c) => [`- ${kernelTitle(k, kernels)} ${c.id}: ${c.status.toUpperCase()}: ${esc(c.reason ?? '')}`, ...(c.console ? ['  ```', ...c.console.split('\n').map((l) => `  ${l}`), '  ```'] : [])]),
   );
   if (broken.length) lines.push('', '## Crashes and timeouts', '', ...broken);
   const warned = kernels.flatMap((k) =>
     kernelEvents(k).flatMap((c) => {
       const e = c.observation!.kernel!;
-      return [`- ${kernelTitle(k)} ${c.id}: taint ${e.taint}${e.log.length ? '' : ' (changed; nothing logged)'}`, ...e.log.map((l) => `  - \`${esc(l)}\``)];
+      return [`- ${kernelTitle(k, kernels)} ${c.id}: taint ${e.taint}${e.log.length ? '' : ' (changed; nothing logged)'}`, ...e.log.map((l) => `  - \`${esc(l)}\``)];
     }),
   );
   if (warned.length) lines.push('', '## Kernel warnings and taint', '', ...warned);
   const pool = kernels.flatMap((k) => [
-    ...poolLeaks(k).map((c) => `- ${kernelTitle(k)} ${c.id}: the hugetlb pool did not return to its pre-case baseline`),
-    ...(k.poolDrift ?? []).map((d) => `- ${kernelTitle(k)} after the ${d.after} suite: ${d.drift.join(', ')} against the baseline at boot`),
+    ...poolLeaks(k).map((c) => `- ${kernelTitle(k, kernels)} ${c.id}: the hugetlb pool did not return to its pre-case baseline`),
+    ...(k.poolDrift ?? []).map((d) => `- ${kernelTitle(k, kernels)} after the ${d.after} suite: ${d.drift.join(', ')} against the baseline at boot`),
   ]);
   if (pool.length) lines.push('', '## Hugetlb pool leaks', '', ...pool);
   // Why cells are SKIP, once per reason rather than once per cell.
@@ -55,7 +55,7 @@ export function renderMarkdown(r: Results): string {
   for (const k of kernels) {
     for (const c of k.cases.filter((x) => x.status === 'skip')) {
       const byKernel = skips.get(c.reason ?? 'skipped') ?? new Map<string, number>();
-      byKernel.set(kernelTitle(k), (byKernel.get(kernelTitle(k)) ?? 0) + 1);
+      byKernel.set(kernelTitle(k, kernels), (byKernel.get(kernelTitle(k, kernels)) ?? 0) + 1);
       skips.set(c.reason ?? 'skipped', byKernel);
     }
   }
@@ -68,7 +68,7 @@ export function renderMarkdown(r: Results): string {
     lines.push('', '## Errors', '');
     for (const k of errors) lines.push(`- ${esc(k.spec)}: ${k.error!.phase}: ${esc(k.error!.message)}`);
   }
-  const notes = kernels.flatMap((k) => k.cases.filter((c) => c.status === 'error').map((c) => `- ${kernelTitle(k)} ${c.id}: ${c.reason}`));
+  const notes = kernels.flatMap((k) => k.cases.filter((c) => c.status === 'error').map((c) => `- ${kernelTitle(k, kernels)} ${c.id}: ${c.reason}`));
   if (notes.length) lines.push('', '## Case errors', '', ...notes);
   return lines.join('\n') + '\n';
 }

@@ -71,8 +71,13 @@ export function verdictCounts(k: KernelResult): Record<'conformant' | 'deviation
   return n;
 }
 
-export function kernelTitle(k: KernelResult): string {
-  return k.release ?? k.spec;
+/** A kernel's name in reports: its release, and its build where another kernel of `all` has
+ * the same release (a patch series beside its base): `6.1.176 (6.1.176-1 + 1 patch(es))`. */
+export function kernelTitle(k: KernelResult, all: KernelResult[] = [k]): string {
+  const release = (x: KernelResult) => x.release ?? x.spec;
+  const twins = all.filter((x) => x !== k && release(x) === release(k));
+  if (twins.length === 0) return release(k);
+  return `${release(k)} (${twins.some((x) => x.version === k.version) ? k.spec : k.version})`;
 }
 
 /** Cases that left a hugetlb pool off its pre-case baseline: a leak or an underflow. */

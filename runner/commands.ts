@@ -15,7 +15,7 @@ export function showCase(r: Results, id: string, x: Expectations): string {
   const out = [`${id}  (run ${r.runId})`];
   for (const k of r.kernels) {
     const c = k.cases.find((x) => x.id === id);
-    out.push('', `== ${kernelTitle(k)} (${k.spec} ${k.version}, ${k.accel ?? '?'})`);
+    out.push('', `== ${kernelTitle(k, r.kernels)} (${k.spec} ${k.version}, ${k.accel ?? '?'})`);
     if (!c) {
       out.push('not run');
       continue;

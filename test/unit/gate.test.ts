@@ -4,8 +4,9 @@ import { Expectations } from '../../reports/expectations.js';
 import { fingerprintDiff, type Fingerprint } from '../../reports/fingerprint.js';
 import { renderJunit } from '../../reports/junit.js';
 import { htmlData, renderHtml } from '../../reports/html.js';
+import { renderMarkdown } from '../../reports/markdown.js';
 import { mergeResults, parseShard, shardOf } from '../../reports/merge.js';
-import { RESULTS_SCHEMA, type CaseResult, type KernelResult, type Results } from '../../reports/results.js';
+import { kernelTitle, RESULTS_SCHEMA, type CaseResult, type KernelResult, type Results } from '../../reports/results.js';
 
 const obsCase = (id: string, label: string, family = 'zap'): CaseResult => ({
   id, family, status: 'observed',
@@ -40,8 +41,17 @@ test('a crash in the candidate fails the gate even with no changed cell', (t) =>
   const d = diffKernels(b, c, table, []);
   t.deepEqual(d.crashes, ['boot: no SSH']);
   t.true(gateFails([d]));
-  // Same release on both sides: the heading tells the builds apart by version.
-  t.regex(renderDiff([diffKernels(b, { ...c, version: '1 + 1 patch(es)' }, table, [])]), /^## 6\.1\.0 \(1\) → 6\.1\.0 \(1 \+ 1 patch\(es\)\)$/m);
+});
+
+test('kernels of one release (a series beside its base) are told apart by build in every report', (t) => {
+  const base = kernel('6.1.0', 'src:t', [obsCase('x.anon-private', 'old')]);
+  const cand = kernel('6.1.0', 'src:t,patches=p', [obsCase('x.anon-private', 'new')], { version: '1 + 1 patch(es)' });
+  t.regex(renderDiff([diffKernels(base, cand, table, [])]), /^## 6\.1\.0 \(1\) → 6\.1\.0 \(1 \+ 1 patch\(es\)\)$/m);
+  const r = results('r', [base, cand, kernel('6.12.0', 'debian:trixie', [])]);
+  t.regex(renderMarkdown(r), /^\| case \| 6\.1\.0 \(1\) \| 6\.1\.0 \(1 \+ 1 patch\(es\)\) \| 6\.12\.0 \|$/m);
+  t.regex(renderJunit(r), /<testsuite name="6\.1\.0 \(1 \+ 1 patch\(es\)\)"/);
+  // Same release and same version: the spec names them.
+  t.is(kernelTitle(base, [base, { ...base, spec: 'src:u' }]), '6.1.0 (src:t)');
 });
 
 test('kernels pair by spec, or one against one', (t) => {
