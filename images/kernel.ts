@@ -26,7 +26,14 @@ export interface Kernel {
   image: string; // what QEMU boots
   pvh: boolean; // image is a vmlinux booted through its PVH entry
   modulesDir: string | null;
-  config?: string; // the build's .config, where the cache keeps one apart from the modules
+  config: string | null; // the build's .config, where it ships one (its hash goes into the fingerprint)
+}
+
+/** Where a packaged kernel keeps its .config: Debian's boot/config-<release> (≤ 6.x), else beside the modules. */
+function configOf(modulesDir: string | null, release: string): string | null {
+  if (!modulesDir) return null;
+  const candidates = [join(modulesDir, '../../../boot', `config-${release}`), join(modulesDir, 'build/.config'), join(modulesDir, 'config')];
+  return candidates.find((f) => existsSync(f)) ?? null;
 }
 
 export function parseKernelSpec(text: string): KernelSpec {
@@ -116,7 +123,8 @@ async function prepareDebian(spec: Extract<KernelSpec, { kind: 'debian' }>, refr
       writeFileSync(join(tmp, 'kernel.json'), JSON.stringify({ ...u, image: rel(u.image), modulesDir: rel(u.modulesDir) }));
     });
   }
-  return { spec: spec.text, id, version: deb.version, ...readMeta(dir) };
+  const meta = readMeta(dir);
+  return { spec: spec.text, id, version: deb.version, ...meta, config: configOf(meta.modulesDir, meta.release) };
 }
 
 /** Check what a spec names before anything starts; returns the bzImage's release. */
@@ -153,7 +161,8 @@ async function prepareBzImage(spec: Extract<KernelSpec, { kind: 'bzimage' }>): P
     const meta: Unpacked = { release: fileRelease, image: join(dir, image), pvh, modulesDir };
     writeFileSync(join(tmp, 'kernel.json'), JSON.stringify(meta));
   });
-  return { spec: spec.text, id, version, ...readMeta(dir) };
+  const meta = readMeta(dir);
+  return { spec: spec.text, id, version, ...meta, config: configOf(meta.modulesDir, meta.release) };
 }
 
 type Log = (line: string) => void;

@@ -2,7 +2,7 @@
 // collect their TAP. Results are saved after every family, so nothing finished is lost.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../images/initramfs.js';
 import { prepareKernel, type Kernel } from '../images/kernel.js';
@@ -50,14 +50,9 @@ export function gigantic(pool: number, memoryMb: number): { memoryMb: number; cm
   return { memoryMb: Math.max(memoryMb, 3072) + 1024 * pool, cmdline: `hugepagesz=1G hugepages=${pool}` };
 }
 
-/** sha256 of the kernel's .config where the build ships one (source builds; Debian ≤ 6.x: boot/config-<release>). */
+/** sha256 of the kernel's .config, where the build ships one. */
 function configHash(k: Kernel): string | null {
-  const candidates = [
-    ...(k.config ? [k.config] : []),
-    ...(k.modulesDir ? [join(k.modulesDir, '../../../boot', `config-${k.release}`), join(k.modulesDir, 'build/.config'), join(k.modulesDir, 'config')] : []),
-  ];
-  const found = candidates.find((f) => existsSync(f));
-  return found ? createHash('sha256').update(readFileSync(found)).digest('hex').slice(0, 16) : null;
+  return k.config ? createHash('sha256').update(readFileSync(k.config)).digest('hex').slice(0, 16) : null;
 }
 
 let qemuVersion: Promise<string> | null = null;
