@@ -67,6 +67,26 @@ export function listsStamp(a: AptSuite): string {
     .join(';');
 }
 
+/** What `compute` answered for the suite's current package lists: apt-cache rebuilds its cache
+ * on every call (~1 s each), so an answer is kept in `file` and reused until the lists change. */
+export async function oncePerLists<T>(a: AptSuite, file: string, compute: () => Promise<T>): Promise<T> {
+  const saved = cachePath('apt', a.suite, file);
+  const stamp = listsStamp(a);
+  if (existsSync(saved)) {
+    const r = JSON.parse(readFileSync(saved, 'utf8')) as { stamp: string; value?: T };
+    if (r.stamp === stamp && r.value !== undefined) return r.value;
+  }
+  const value = await compute();
+  writeFileSync(saved, JSON.stringify({ stamp, value }));
+  return value;
+}
+
+/** The last answer kept for a suite, whatever lists it came from (for listings), or null. */
+export function lastAnswer<T>(suite: string, file: string): T | null {
+  const saved = cachePath('apt', suite, file);
+  return existsSync(saved) ? ((JSON.parse(readFileSync(saved, 'utf8')) as { value?: T }).value ?? null) : null;
+}
+
 function hasLists(a: AptSuite): boolean {
   const lists = cachePath('apt', a.suite, 'state/lists');
   return readdirSync(lists).some((f) => f.includes('_Packages'));

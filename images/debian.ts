@@ -1,7 +1,6 @@
 // Debian kernels by suite: the newest linux-image-<abi>-amd64[-unsigned] of the suite,
 // plus the linux-base/binary/modules packages it depends on where 7.x splits them out.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, InputError, listsStamp, type Record822 } from './apt.js';
+import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, InputError, oncePerLists, type Record822 } from './apt.js';
 import { cachePath } from './cache.js';
 import { compareDebVersions } from './debversion.js';
 
@@ -62,26 +61,20 @@ export async function resolveDebian(suite: string, refresh = false, log: (s: str
   }
   const apt = aptSuite(suite);
   if (await aptUpdate(apt, refresh)) log(`fetched the package index of Debian ${suite}`);
-  // apt-cache rebuilds its cache on every call (~1 s each): resolve once per set of lists.
-  const saved = cachePath('apt', suite, version ? `resolved-${version}.json` : 'resolved.json');
-  const stamp = listsStamp(apt);
-  if (existsSync(saved)) {
-    const r = JSON.parse(readFileSync(saved, 'utf8')) as { stamp: string; kernel: DebKernel };
-    if (r.stamp === stamp) return r.kernel;
-  }
-  const names = (await aptNames(apt, 'linux-image-')).filter((n) => IMAGE.test(n));
-  const recs = await aptShow(apt, names);
-  const kernel = pickKernel(suite, recs, version);
-  if (!kernel && version) {
-    const have = [...new Set(recs.filter((r) => IMAGE.test(r.Package)).map((r) => r.Version))].join(', ');
-    throw new InputError(`Debian ${suite} has no kernel ${version} (it has ${have || 'none'}); older versions are not in the archive`);
-  }
-  if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
-  // Sizes of split-out parts (7.x) come from their own records.
-  const sizes = new Map((await aptShow(apt, kernel.packages.map((p) => p.name))).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]));
-  for (const p of kernel.packages) p.size ??= sizes.get(`${p.name}=${p.version}`);
-  writeFileSync(saved, JSON.stringify({ stamp, kernel }));
-  return kernel;
+  return oncePerLists(apt, version ? `resolved-${version}.json` : 'resolved.json', async () => {
+    const names = (await aptNames(apt, 'linux-image-')).filter((n) => IMAGE.test(n));
+    const recs = await aptShow(apt, names);
+    const kernel = pickKernel(suite, recs, version);
+    if (!kernel && version) {
+      const have = [...new Set(recs.filter((r) => IMAGE.test(r.Package)).map((r) => r.Version))].join(', ');
+      throw new InputError(`Debian ${suite} has no kernel ${version} (it has ${have || 'none'}); older versions are not in the archive`);
+    }
+    if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
+    // Sizes of split-out parts (7.x) come from their own records.
+    const sizes = new Map((await aptShow(apt, kernel.packages.map((p) => p.name))).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]));
+    for (const p of kernel.packages) p.size ??= sizes.get(`${p.name}=${p.version}`);
+    return kernel;
+  });
 }
 
 export async function downloadDebian(k: DebKernel, log: (s: string) => void = () => {}): Promise<string[]> {

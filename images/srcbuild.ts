@@ -9,7 +9,7 @@ import { closeSync, copyFileSync, existsSync, openSync, mkdirSync, readdirSync, 
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { $ } from 'zx';
-import { aptDownload, aptShow, aptSuite, aptUpdate, InputError, listsStamp, type Record822 } from './apt.js';
+import { aptDownload, aptShow, aptSuite, aptUpdate, InputError, oncePerLists } from './apt.js';
 import { buildOnce, cachePath, hashOf } from './cache.js';
 import { DEBIAN_SUITES } from './debian.js';
 import { compareDebVersions } from './debversion.js';
@@ -93,17 +93,11 @@ async function debianTree(suite: string, refresh: boolean, log: Log): Promise<{ 
   const apt = aptSuite(suite);
   if (await aptUpdate(apt, refresh)) log(`fetched the package index of Debian ${suite}`);
   const name = `linux-source-${DEBIAN_SUITES[suite]}`;
-  // apt-cache takes a second a call: resolve once per set of package lists.
-  const saved = cachePath('apt', suite, 'source.json');
-  const stamp = listsStamp(apt);
-  let best = existsSync(saved) ? (JSON.parse(readFileSync(saved, 'utf8')) as { stamp: string; rec: Record822 }) : null;
-  if (best?.stamp !== stamp) {
+  const { Version, Size } = await oncePerLists(apt, 'source.json', async () => {
     const recs = await aptShow(apt, [name]).catch(() => []);
     if (recs.length === 0) throw new InputError(`Debian ${suite} has no ${name}`);
-    best = { stamp, rec: recs.sort((a, b) => compareDebVersions(b.Version, a.Version))[0] };
-    writeFileSync(saved, JSON.stringify(best));
-  }
-  const { Version, Size } = best.rec;
+    return recs.sort((a, b) => compareDebVersions(b.Version, a.Version))[0];
+  });
   const tree = cachePath('src', `${name}_${Version}`);
   if (!existsSync(tree)) {
     const mb = `${(Number(Size) / 1e6).toFixed(0)} MB`;

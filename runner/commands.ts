@@ -1,10 +1,10 @@
 // The subcommands that read rather than run: show, kernels, images.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../images/apt.js';
+import { InputError, lastAnswer } from '../images/apt.js';
 import { suggest } from '../images/suggest.js';
 import { cachePath } from '../images/cache.js';
-import { DEBIAN_SUITES, resolveDebian, suiteOfVersion } from '../images/debian.js';
+import { DEBIAN_SUITES, resolveDebian, suiteOfVersion, type DebKernel } from '../images/debian.js';
 import type { Expectations } from '../reports/expectations.js';
 import { kernelTitle, type Results } from '../reports/results.js';
 
@@ -46,10 +46,9 @@ export async function listKernels(resolve: boolean): Promise<string> {
   const cached = existsSync(cachePath('kernels')) ? readdirSync(cachePath('kernels')) : [];
   const rows = ['| kernel | line | newest | cached |', '|---|---|---|---|'];
   for (const [suite, line] of Object.entries(DEBIAN_SUITES)) {
-    const saved = cachePath('apt', suite, 'resolved.json');
     let newest = '(not looked up; `mmatrix kernels --resolve`)';
     if (resolve) newest = (await resolveDebian(suite)).version;
-    else if (existsSync(saved)) newest = (JSON.parse(readFileSync(saved, 'utf8')) as { kernel: { version: string } }).kernel.version;
+    else newest = lastAnswer<DebKernel>(suite, 'resolved.json')?.version ?? newest;
     const have = cached.filter((d) => d.startsWith('debian-') && d.endsWith(`_${newest}`));
     const other = cached.filter((d) => d.startsWith('debian-') && suiteOfVersion(d.split('_')[1] ?? '') === suite && !have.includes(d));
     rows.push(`| debian:${suite} | ${line} | ${newest} | ${have.length ? 'yes' : 'no'}${other.length ? ` (also ${other.map((d) => d.split('_')[1]).join(', ')})` : ''} |`);

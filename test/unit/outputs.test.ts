@@ -59,7 +59,7 @@ test('show gives each kernel the observation, the expectation and its source; a 
 test('kernels lists every Debian source with the version its lists name and whether it is cached', async (t) => {
   const cache = mkdtempSync(join(tmpdir(), 'mmatrix-cache-'));
   mkdirSync(join(cache, 'apt', 'bookworm'), { recursive: true });
-  writeFileSync(join(cache, 'apt', 'bookworm', 'resolved.json'), JSON.stringify({ stamp: 's', kernel: { version: '6.1.176-1' } }));
+  writeFileSync(join(cache, 'apt', 'bookworm', 'resolved.json'), JSON.stringify({ stamp: 's', value: { version: '6.1.176-1' } }));
   mkdirSync(join(cache, 'kernels', 'debian-6.1.0-50_6.1.176-1'), { recursive: true });
   process.env.MMATRIX_CACHE = cache;
   const out = await listKernels(false);
