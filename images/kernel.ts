@@ -29,10 +29,12 @@ export interface Kernel {
   config: string | null; // the build's .config, where it ships one (its hash goes into the fingerprint)
 }
 
-/** Where a packaged kernel keeps its .config: Debian's boot/config-<release> (≤ 6.x), else beside the modules. */
-function configOf(modulesDir: string | null, release: string): string | null {
+/** Where a packaged kernel keeps its .config: Debian's boot/config-<release> (≤ 6.12; modules
+ * under lib/modules or usr/lib/modules), else beside the modules (7.x). */
+export function configOf(modulesDir: string | null, release: string): string | null {
   if (!modulesDir) return null;
-  const candidates = [join(modulesDir, '../../../boot', `config-${release}`), join(modulesDir, 'build/.config'), join(modulesDir, 'config')];
+  const boot = ['../../../boot', '../../../../boot'].map((up) => join(modulesDir, up, `config-${release}`));
+  const candidates = [...boot, join(modulesDir, 'build/.config'), join(modulesDir, 'config')];
   return candidates.find((f) => existsSync(f)) ?? null;
 }
 

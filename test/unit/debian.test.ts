@@ -1,7 +1,7 @@
 import test from 'ava';
 import { parse822 } from '../../images/apt.js';
 import { pickKernel, suiteOfVersion } from '../../images/debian.js';
-import { parseKernelSpec, unpackDebian } from '../../images/kernel.js';
+import { configOf, parseKernelSpec, unpackDebian } from '../../images/kernel.js';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,4 +70,15 @@ test('a truncated .deb is named, and dropped from the cache so the next run fetc
   mkdirSync(join(dir, 'unpack'));
   await t.throwsAsync(unpackDebian([deb], join(dir, 'unpack')), { message: /linux-image-6\.1\.0-50-amd64-unsigned_6\.1\.176-1_amd64\.deb is not a readable \.deb .*removed it from the cache/ });
   t.false(existsSync(deb));
+});
+
+test('a packaged kernel .config is found under boot/ whether modules are in lib/ or usr/lib/, else beside them', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mmatrix-config-'));
+  for (const [mods, config] of [['usr/lib/modules/6.12.1', 'boot/config-6.12.1'], ['lib/modules/6.1.1', 'boot/config-6.1.1'], ['usr/lib/modules/7.3', 'usr/lib/modules/7.3/config']]) {
+    mkdirSync(join(root, mods), { recursive: true });
+    mkdirSync(join(root, config, '..'), { recursive: true });
+    writeFileSync(join(root, config), 'CONFIG_MMU=y\n');
+    t.is(configOf(join(root, mods), mods.split('/').pop()!), join(root, config));
+  }
+  t.is(configOf(null, '6.1'), null);
 });
