@@ -1,7 +1,8 @@
 // What the kernel said while a case ran: new /dev/kmsg records that look like trouble
 // (BUG, Oops, WARNING, lockups, panics) and the taint flags. Opened non-blocking and
 // drained before each case, so each case sees only its own messages.
-import { closeSync, constants, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { reread } from './proc.js';
 
 /** Kernel log lines that mean trouble; the runner uses the same to find where a console excerpt starts. */
 export const TROUBLE = /sysrq: Trigger|BUG:|Oops|WARNING:|Kernel panic|soft lockup|hard LOCKUP|rcu_sched self-detected stall|general protection fault/;
@@ -50,7 +51,7 @@ export class KernelWatch {
 
   static taint(): number {
     try {
-      return Number(readFileSync('/proc/sys/kernel/tainted', 'utf8').trim()) || 0;
+      return Number(reread('/proc/sys/kernel/tainted').trim()) || 0;
     } catch {
       return 0;
     }

@@ -1,14 +1,26 @@
 // Counters from /proc: system-wide (meminfo, hugepages) and this process (status).
-import { existsSync, fstatSync, readdirSync, readFileSync } from 'node:fs';
+// A case reads them around every operation, so they are cheap: each file stays open and is
+// read again from offset 0 with one pread, and only the wanted keys are picked out (under
+// TCG that is ~0.7 ms for all of them, against ~9 ms opening each file and parsing every line).
+import { existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import type { Backing } from './schema.js';
 
-function fields(path: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const match = /^([\w()]+):\s+(\d+)/.exec(line);
-    if (match) m.set(match[1], Number(match[2]));
-  }
-  return m;
+const open = new Map<string, number>();
+const buf = Buffer.alloc(1 << 16);
+
+/** The file's whole text now (procfs and sysfs files regenerate on a read from offset 0). */
+export function reread(path: string): string {
+  let fd = open.get(path);
+  if (fd === undefined) open.set(path, (fd = openSync(path, 'r')));
+  return buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+}
+
+/** The number after "<key>:" at the start of a line of `text`, or null. */
+export function field(text: string, key: string): number | null {
+  const at = `\n${text}`.indexOf(`\n${key}:`);
+  if (at < 0) return null;
+  const m = /^\s*(\d+)/.exec(text.slice(at + key.length + 1, at + key.length + 40));
+  return m ? Number(m[1]) : null;
 }
 
 export interface Counters {
@@ -25,32 +37,37 @@ export interface Counters {
 const HSTATES = '/sys/kernel/mm/hugepages';
 
 /** Each huge page size's pool (bytes → counts), from /sys/kernel/mm/hugepages/hugepages-<kB>kB. */
+let hstates: { dir: string; bytes: number }[] | null = null; // the sizes never change while a guest runs
+
 export function hugePools(): Map<number, { total: number; free: number; rsvd: number }> {
+  hstates ??= existsSync(HSTATES)
+    ? readdirSync(HSTATES).flatMap((dir) => {
+        const kb = /^hugepages-(\d+)kB$/.exec(dir);
+        return kb ? [{ dir, bytes: Number(kb[1]) * 1024 }] : [];
+      })
+    : [];
   const pools = new Map<number, { total: number; free: number; rsvd: number }>();
-  if (!existsSync(HSTATES)) return pools;
-  for (const d of readdirSync(HSTATES)) {
-    const kb = /^hugepages-(\d+)kB$/.exec(d);
-    if (!kb) continue;
-    const read = (f: string) => Number(readFileSync(`${HSTATES}/${d}/${f}`, 'utf8'));
-    pools.set(Number(kb[1]) * 1024, { total: read('nr_hugepages'), free: read('free_hugepages'), rsvd: read('resv_hugepages') });
+  for (const { dir, bytes } of hstates) {
+    const read = (f: string) => Number(reread(`${HSTATES}/${dir}/${f}`));
+    pools.set(bytes, { total: read('nr_hugepages'), free: read('free_hugepages'), rsvd: read('resv_hugepages') });
   }
   return pools;
 }
 
 /** The counters now; `fd` is the backing file whose blocks count as fileKb. */
 export function counters(fd = -1): Counters {
-  const mi = fields('/proc/meminfo');
-  const st = fields('/proc/self/status');
+  const mi = reread('/proc/meminfo');
+  const st = reread('/proc/self/status');
   const pools = [...hugePools().values()];
   const sum = (k: 'total' | 'free' | 'rsvd') => pools.reduce((n, p) => n + p[k], 0);
   return {
     hugeFree: sum('free'),
     hugeRsvd: sum('rsvd'),
     hugeTotal: sum('total'),
-    shmemKb: mi.get('Shmem') ?? 0,
-    rssAnonKb: st.get('RssAnon') ?? 0,
-    rssShmemKb: st.get('RssShmem') ?? 0,
-    rssFileKb: st.get('RssFile') ?? 0,
+    shmemKb: field(mi, 'Shmem') ?? 0,
+    rssAnonKb: field(st, 'RssAnon') ?? 0,
+    rssShmemKb: field(st, 'RssShmem') ?? 0,
+    rssFileKb: field(st, 'RssFile') ?? 0,
     fileKb: fd >= 0 ? fstatSync(fd).blocks / 2 : 0,
   };
 }
@@ -69,7 +86,7 @@ export function delta(before: Counters, after: Counters): Backing {
 
 /** The default huge page size in bytes (0 when the kernel has no hugetlb). */
 export function hugePageSize(): number {
-  return (fields('/proc/meminfo').get('Hugepagesize') ?? 0) * 1024;
+  return (field(reread('/proc/meminfo'), 'Hugepagesize') ?? 0) * 1024;
 }
 
 /** The bracketed mode of transparent_hugepage/enabled, or 'none' without THP. */

@@ -70,7 +70,7 @@ export function withRegion(
   body: Body,
   label: (o: Recorded) => string,
 ): Observation {
-  const base = counters();
+  const base = mt.hugetlb ? counters() : null; // only the hugetlb pool has a balance to check
   const region = mt.create(len, env, how);
   let obs: Recorded;
   try {
@@ -78,7 +78,7 @@ export function withRegion(
   } finally {
     region.close();
   }
-  const end = counters();
-  const poolBalanced = mt.hugetlb ? end.hugeFree === base.hugeFree && end.hugeRsvd === base.hugeRsvd : null;
+  const end = base && counters();
+  const poolBalanced = base && end ? end.hugeFree === base.hugeFree && end.hugeRsvd === base.hugeRsvd : null;
   return { ...obs, poolBalanced, label: label(obs) };
 }
