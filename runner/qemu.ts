@@ -24,8 +24,11 @@ export interface GuestConfig {
   extraCmdline?: string;
 }
 
-/** The accelerator; TCG emulates a CPU with every feature QEMU knows (-cpu max). */
-export const accelArgs = (a: Accel) => (a === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max']);
+/** The accelerator; TCG emulates a CPU with every feature QEMU knows (-cpu max) but ERMS.
+ * TCG runs a rep string instruction one iteration at a time, and with ERMS the kernel clears
+ * and copies pages with rep stosb/movsb, 4096 iterations a page; without it, rep stosq or
+ * plain stores, 512. Faulting in a 2 MiB huge page costs ~2.6× less (measured on 6.1). */
+export const accelArgs = (a: Accel) => (a === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max,-erms']);
 
 /** No default devices, no option ROMs to run, no user config: less to boot. */
 export const machineArgs = (c: GuestConfig) => [
