@@ -24,8 +24,19 @@ export function fileStamp(path: string): string {
   return `${path}:${s.size}:${s.mtimeMs}`;
 }
 
-/** Build `dir` with `make(tmp)` unless it exists; returns true when it was built now. */
-export async function buildOnce(dir: string, make: (tmp: string) => Promise<void>): Promise<boolean> {
+const building = new Map<string, Promise<boolean>>();
+
+/** Build `dir` with `make(tmp)` unless it exists; returns true when it was built now. Callers
+ * asking for the same entry at once (two guests of one kernel) share one build. */
+export function buildOnce(dir: string, make: (tmp: string) => Promise<void>): Promise<boolean> {
+  const pending = building.get(dir);
+  if (pending) return pending.then(() => false);
+  const p = build(dir, make).finally(() => building.delete(dir));
+  building.set(dir, p);
+  return p;
+}
+
+async function build(dir: string, make: (tmp: string) => Promise<void>): Promise<boolean> {
   if (existsSync(dir)) return false;
   mkdirSync(dirname(dir), { recursive: true });
   const tmp = `${dir}.tmp-${process.pid}`;

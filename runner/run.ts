@@ -10,7 +10,7 @@ import { scratchExt4 } from '../images/scratch.js';
 import type { RunFolder } from '../reports/runfolder.js';
 import type { Expectations } from '../reports/expectations.js';
 import type { Fingerprint } from '../reports/fingerprint.js';
-import type { KernelResult, Results } from '../reports/results.js';
+import type { CaseResult, KernelResult, Results } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
 import { accelPlan, type AccelChoice } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
@@ -104,59 +104,102 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult
   throw last;
 }
 
-async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results: Results, res: KernelResult, guestCode: { bundle: Buffer; version: string }): Promise<void> {
+/** One kernel of the run: prepared once, its families handed out to every guest that works
+ * on it. A kernel gets a second guest when a worker has no kernel of its own left to take:
+ * under TCG a guest keeps one core busy, so a run with fewer kernels than cores would leave a
+ * core idle. Each family runs whole in one guest, in a fresh node process. */
+interface KernelJob {
+  spec: string;
+  res: KernelResult;
+  kernel: Promise<Kernel> | null; // prepared by the first guest's worker
+  queue: Family[]; // families no guest has started
+  boots: number; // guests booted for it so far: names their console files
+  guests: number; // guests working on it now
+  running: Set<Family>; // families its guests run now
+  planned: Map<Family, number>; // cases each started family is about to run
+  finished: number;
+  ended: boolean;
+  bar?: KernelProgress;
+}
+
+function newJob(spec: string, o: RunOptions, res: KernelResult): KernelJob {
+  // Resumed: the families that finished before are not run again.
+  const queue = o.families.filter((f) => !res.familiesDone?.includes(f));
+  return { spec, res, kernel: null, queue, boots: 0, guests: 0, running: new Set(), planned: new Map(), finished: 0, ended: false, bar: o.progress?.(spec) };
+}
+
+async function prepare(job: KernelJob, o: RunOptions): Promise<Kernel> {
+  job.bar?.phase('fetching');
+  const kernel = await prepareKernel(job.spec, o.refresh, o.log).catch((e: Error) => {
+    throw e instanceof InfraError ? e : new InfraError('fetch', e.message);
+  });
+  Object.assign(job.res, { id: kernel.id, version: kernel.version, release: kernel.release });
+  o.log(`${job.spec}: ${kernel.release} (${kernel.version}), ${kernel.pvh ? 'vmlinux via PVH' : 'bzImage'}`);
+  return kernel;
+}
+
+const consoleName = (boot: number) => (boot === 1 ? 'console.log' : `console.${boot}.log`);
+
+/** One guest working on a kernel: boot it, then run families from the kernel's queue until it
+ * is empty. The first guest also records the boot, the guest's facts and the fingerprint. */
+async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: Results, guestCode: { bundle: Buffer; version: string }): Promise<void> {
   const { bundle } = guestCode;
+  const res = job.res;
+  const first = job.kernel === null;
   let guest: Guest | null = null;
-  const bar = o.progress?.(spec);
+  job.guests += 1;
   try {
-    bar?.phase('fetching');
-    const kernel = await prepareKernel(spec, o.refresh, o.log).catch((e: Error) => {
-      throw e instanceof InfraError ? e : new InfraError('fetch', e.message);
-    });
-    Object.assign(res, { id: kernel.id, version: kernel.version, release: kernel.release });
-    o.log(`${spec}: ${kernel.release} (${kernel.version}), ${kernel.pvh ? 'vmlinux via PVH' : 'bzImage'}`);
+    job.kernel ??= prepare(job, o);
+    const kernel = await job.kernel;
+    if (!job.queue.length || res.error) return; // a helper that came too late
     const dir = folder.guestDir(kernel.id);
-    bar?.phase('image, boot');
-    guest = await bootWithFallback(kernel, o, res, join(dir, 'console.log'));
-    res.bootSeconds = guest.bootSeconds;
+    const boot = async () => {
+      const n = ++job.boots;
+      const g = await bootWithFallback(kernel, o, res, join(dir, consoleName(n)));
+      await g.push(bundle);
+      return { g, console: join(dir, consoleName(n)) };
+    };
+    job.bar?.phase('image, boot');
+    let booted = await boot();
+    guest = booted.g;
     const facts = await guest.facts();
-    Object.assign(res, { release: facts.release, hugePageKb: facts.hugePageKb, hugepagesObtained: facts.hugepagesObtained, gigantic: facts.gigantic, thp: facts.thp });
-    o.log(`${facts.release}: SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
-    await guest.push(bundle);
+    if (first) {
+      res.bootSeconds = guest.bootSeconds;
+      Object.assign(res, { release: facts.release, hugePageKb: facts.hugePageKb, hugepagesObtained: facts.hugepagesObtained, gigantic: facts.gigantic, thp: facts.thp });
+    }
+    o.log(`${facts.release}: ${first ? '' : 'another guest: '}SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
     const baseline = await guest.pools();
-    res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release, baseline, guestCode.version);
-    let boots = 1;
-    for (const family of o.families) {
-      if (res.familiesDone?.includes(family)) continue; // resumed: this one finished before
+    if (first) res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release, baseline, guestCode.version);
+    for (let family = job.queue.shift(); family && !res.error; family = job.queue.shift()) {
       const t0 = Date.now();
       // Resumed mid-family: go on after the last case that finished.
       const after = res.cases.filter((c) => c.family === family).at(-1)?.id ?? null;
-      let total = 0;
-      let finished = 0;
-      bar?.phase(family);
+      const progress = () => job.bar?.cases(job.finished, [...job.planned.values()].reduce((a, b) => a + b, 0));
+      job.running.add(family);
+      job.bar?.phase([...job.running].join(' '));
       const outcome = await runFamily(family, {
         onPlan: (n) => {
-          total = n;
-          bar?.cases(finished, total);
+          job.planned.set(family, n);
+          progress();
         },
         guest,
         after,
         patterns: o.cases,
         caseTimeoutMs: o.caseTimeoutMs,
         suiteTimeoutMs: o.suiteTimeoutMs,
-        consoleLog: () => join(dir, boots === 1 ? 'console.log' : `console.${boots}.log`),
+        consoleLog: () => booted.console,
         reboot: async () => {
           await guest!.close();
-          boots += 1;
-          guest = await bootWithFallback(kernel, o, res, join(dir, `console.${boots}.log`));
-          await guest.push(bundle);
+          booted = await boot();
+          guest = booted.g;
           return guest;
         },
         onCase: (c) => {
           if (c.observation) c.verdict = o.expectations.judge(c.id, facts.release, c.observation.label);
           res.cases.push(c);
-          folder.appendCase(spec, c);
-          bar?.cases(++finished, total);
+          folder.appendCase(job.spec, c);
+          job.finished += 1;
+          progress();
         },
         log: (line) => o.log(`${facts.release}: ${line}`),
       });
@@ -174,20 +217,35 @@ async function runKernel(spec: string, o: RunOptions, folder: RunFolder, results
       }
       const broke = n('crash') + n('timeout') ? `, ${n('crash')} crashed, ${n('timeout')} timed out` : '';
       (res.familiesDone ??= []).push(family);
+      job.running.delete(family);
       o.log(`${facts.release}: ${family}: ${done.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors${broke}; ${dev} deviations) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
       folder.save(results);
     }
-    bar?.done('done');
   } catch (e) {
     if (!(e instanceof InfraError)) throw e;
-    bar?.done(`${e.phase} failed`);
-    res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
-    o.log(`${spec}: ${e.phase} failed: ${e.message}`);
-    if (e.detail) o.log(e.detail.split('\n').map((l) => `  | ${l}`).join('\n'));
+    job.queue.length = 0; // the other guest stops after its family
+    if (!res.error) {
+      res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
+      o.log(`${job.spec}: ${e.phase} failed: ${e.message}`);
+      if (e.detail) o.log(e.detail.split('\n').map((l) => `  | ${l}`).join('\n'));
+    }
   } finally {
     await guest?.close();
+    job.guests -= 1;
+    if (job.guests === 0 && (!job.queue.length || res.error)) end(job, o);
     folder.save(results);
   }
+}
+
+/** The kernel is done once no guest works on it: its cases go in family order (two guests
+ * finish them interleaved), and it is reported. */
+function end(job: KernelJob, o: RunOptions): void {
+  if (job.ended) return;
+  job.ended = true;
+  const order = (c: CaseResult) => o.families.indexOf(c.family as Family);
+  job.res.cases.sort((a, b) => order(a) - order(b));
+  job.bar?.done(job.res.error ? `${job.res.error.phase} failed` : 'done');
+  o.onKernelDone?.(job.res);
 }
 
 const kernelDone = (k: KernelResult, families: Family[]) => !k.error && families.every((f) => k.familiesDone?.includes(f));
@@ -205,17 +263,19 @@ export async function run(o: RunOptions, folder: RunFolder, results: Results): P
   // A resumed run keeps what its kernels already have and runs only what is missing.
   const entries = o.kernels.map((spec) => results.kernels.find((k) => k.spec === spec) ?? emptyResult(spec, o));
   results.kernels.splice(0, results.kernels.length, ...entries);
-  const todo = entries.map((k, i) => i).filter((i) => !kernelDone(entries[i], o.families));
+  const jobs = entries.flatMap((res, i) => (kernelDone(res, o.families) ? [] : [newJob(o.kernels[i], o, res)]));
+  for (const job of jobs) if (job.res.error) job.res.error = null; // tried again
   let next = 0;
+  // A worker drives its own kernels one after another; with none left to take, it helps the
+  // kernel with the most families still waiting, in a guest of its own.
   const worker = async () => {
-    while (next < todo.length) {
-      const i = todo[next++];
-      if (entries[i].error) entries[i].error = null; // tried again
-      await runKernel(o.kernels[i], o, folder, results, entries[i], guestCode);
-      o.onKernelDone?.(entries[i]);
+    for (;;) {
+      const job = next < jobs.length ? jobs[next++] : jobs.filter((j) => j.kernel && j.queue.length && !j.res.error).sort((a, b) => b.queue.length - a.queue.length)[0];
+      if (!job) return;
+      await drive(job, o, folder, results, guestCode);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(o.jobs, todo.length) }, worker));
+  await Promise.all(Array.from({ length: o.jobs }, worker));
   results.finished = new Date().toISOString();
   results.complete = results.kernels.every((k) => !k.error && k.cases.every((c) => c.status !== 'error'));
   folder.save(results);

@@ -20,7 +20,7 @@ test.serial('a panic and a hang: culprits marked, earlier kept, later run on a f
   const runs = mkdtempSync(join(tmpdir(), 'mmatrix-crash-'));
   const r = spawnSync(
     process.execPath,
-    [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:bookworm', '-s', 'panic', '-s', 'hang', '--case-timeout', '15', '--runs-dir', runs],
+    [fromRoot('dist/runner/cli.js'), 'run', '-j', '1', '-k', 'debian:bookworm', '-s', 'panic', '-s', 'hang', '--case-timeout', '15', '--runs-dir', runs],
     { cwd: fromRoot('.'), encoding: 'utf8', timeout: 10 * 60_000, env: { ...process.env, MMATRIX_TEST_FAMILIES: '1' } },
   );
   t.log(r.stdout);
@@ -50,7 +50,7 @@ test.serial('a panic and a hang: culprits marked, earlier kept, later run on a f
   t.regex(md, /## Crashes and timeouts/);
   t.regex(md, /sysrq_crash\.anon-private: CRASH: the guest died during the case/);
   t.regex(md, /## Kernel warnings and taint\n\n- 6\.1\.0-50-amd64 warn\.anon-private: taint 512\n {2}- `WARNING: mmatrix test warning`/);
-  // Three guests booted (first, after the panic, after the hang); each left its console.
+  // One guest at a time (-j 1): three booted (first, after the panic, after the hang); each left its console.
   t.deepEqual(readdirSync(join(runs, 'latest', k.id)).filter((f) => f.startsWith('console')).sort(), ['console.2.log', 'console.3.log', 'console.log']);
 });
 
