@@ -21,6 +21,7 @@ export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch
       continue;
     }
     tap.comment(`case ${c.id}`);
+    tap.flush(); // the announcement, and every point before it, is out before the case runs
     watch.drain();
     const taint = KernelWatch.taint();
     try {
@@ -34,6 +35,7 @@ export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch
       tap.point(false, c.id, { error: err.message, stack: (err.stack ?? '').split('\n').slice(1, 4).join(' | '), ...(kernel ? { kernel } : {}) });
     }
   }
+  tap.flush();
   watch.close();
   return failed;
 }

@@ -47,8 +47,23 @@ test('the guest emitter round-trips through tap-parser', (t) => {
   tap.plan(2);
   tap.point(false, 'a.b', { error: 'boom: "quoted"\nnext line' });
   tap.skip('c.d', 'no pool');
+  tap.flush();
   const r = parseTap(out);
   t.deepEqual(r.problems, []);
   t.is(r.cases[0].reason, 'boom: "quoted"\nnext line');
   t.is(r.cases[1].status, 'skip');
+});
+
+test('the guest emitter holds its lines until flush, then writes them at once', (t) => {
+  const writes: string[] = [];
+  const tap = new Tap((s) => writes.push(s));
+  tap.plan(2);
+  tap.skip('a.b', 'no pool');
+  tap.comment('case c.d');
+  t.deepEqual(writes, []);
+  tap.flush();
+  tap.flush(); // nothing more to write
+  t.deepEqual(writes, ['TAP version 14\n1..2\nok 1 - a.b # SKIP no pool\n# case c.d\n']);
+  tap.bail('gone'); // a bail out goes at once
+  t.deepEqual(writes.at(-1), 'Bail out! gone\n');
 });
