@@ -138,6 +138,10 @@ async function prepare(job: KernelJob, o: RunOptions): Promise<Kernel> {
   return kernel;
 }
 
+/** Whether another guest would find a family to take: while the first guest has not started
+ * one, it takes the first in the queue itself. */
+const wantsHelp = (job: KernelJob) => !job.res.error && job.queue.length > (job.running.size === 0 ? 1 : 0);
+
 const consoleName = (boot: number) => (boot === 1 ? 'console.log' : `console.${boot}.log`);
 
 /** One guest working on a kernel: boot it, then run families from the kernel's queue until it
@@ -151,7 +155,7 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
   try {
     job.kernel ??= prepare(job, o);
     const kernel = await job.kernel;
-    if (!job.queue.length || res.error) return; // a helper that came too late
+    if (!first && !wantsHelp(job)) return; // it changed while the kernel was prepared
     const dir = folder.guestDir(kernel.id);
     const boot = async () => {
       const n = ++job.boots;
@@ -270,7 +274,7 @@ export async function run(o: RunOptions, folder: RunFolder, results: Results): P
   // kernel with the most families still waiting, in a guest of its own.
   const worker = async () => {
     for (;;) {
-      const job = next < jobs.length ? jobs[next++] : jobs.filter((j) => j.kernel && j.queue.length && !j.res.error).sort((a, b) => b.queue.length - a.queue.length)[0];
+      const job = next < jobs.length ? jobs[next++] : jobs.filter((j) => j.kernel && wantsHelp(j)).sort((a, b) => b.queue.length - a.queue.length)[0];
       if (!job) return;
       await drive(job, o, folder, results, guestCode);
     }
