@@ -2,7 +2,7 @@
 // boot-to-SSH-ready of the real image, interleaved so drift hits both alike; medians and
 // their ratio. Figures go to stdout and to bench.json / bench.md in a run folder.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromRoot } from '../images/paths.js';
@@ -17,6 +17,7 @@ import { parseTap } from './tap.js';
 import { scratchExt4 } from '../images/scratch.js';
 import { virtmeNg, vngKernelImage } from '../images/virtmeng.js';
 import { FAMILIES } from '../suites/families.js';
+import type { Results } from '../reports/results.js';
 import { track } from './procs.js';
 import { accelArgs, bootArgs, GUEST_DEFAULTS, machineArgs, type Accel, type GuestConfig } from './qemu.js';
 
@@ -34,6 +35,7 @@ export interface BenchRow {
   ssh: number[]; // seconds, QEMU start to an authenticated SSH session
   cacheHitMs: number; // knowing the kernel and its image are cached: prepareKernel + buildImage
   suites: SuiteFigure[]; // with --suites: each family once, after a boot
+  run?: WholeRun; // with --suites: the kernel's whole `mmatrix run`
   firstCommand: number[]; // with --vng: QEMU start to the output of a first command over SSH
   vng: number[]; // and virtme-ng's start to the output of the same command
   vngVersion?: string;
@@ -104,6 +106,13 @@ async function suiteFigures(g: Guest, log: (s: string) => void, release: string)
 // virtme-ng takes ~45 s a boot under TCG: three are enough for a median.
 const VNG_RUNS = 3;
 
+export interface WholeRun {
+  seconds: number; // the command's wall time: start, kernel lookup, boots, every suite, reports
+  boot: number; // the first guest's QEMU start to SSH ready
+  cells: number; // observed cases
+  code: number | null;
+}
+
 export interface Totals {
   kernels: string[];
   cold: number; // seconds of `mmatrix run` with an empty cache: downloads, unpacking, images, boots, suites
@@ -111,27 +120,46 @@ export interface Totals {
   exitCodes: [number | null, number | null];
 }
 
+/** `mmatrix run` over `kernels` as a user starts it (CI=true: plain lines), with a cache folder
+ * of its own when `cache` is given: its wall time, exit code and results. */
+function timedRun(kernels: string[], runsDir: string, cache?: string): Promise<{ seconds: number; code: number | null; results: Results | null }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const args = [fromRoot('dist/runner/cli.js'), 'run', '--runs-dir', runsDir, ...kernels.flatMap((k) => ['-k', k])];
+    const p = spawn(process.execPath, args, { env: { ...process.env, ...(cache ? { MMATRIX_CACHE: cache } : {}), CI: 'true' }, stdio: 'ignore' });
+    track(p);
+    p.on('exit', (code) => {
+      const file = join(runsDir, 'latest', 'results.json');
+      const results = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Results) : null;
+      resolve({ seconds: (performance.now() - t0) / 1000, code, results });
+    });
+  });
+}
+
 /** Wall time of `mmatrix run` over `kernels`, first with an empty cache of its own, then again warm. */
 export async function runTotals(kernels: string[], dir: string, log: (s: string) => void): Promise<Totals> {
   const cache = mkdtempSync(join(tmpdir(), 'mmatrix-cold-'));
-  const once = (name: string) =>
-    new Promise<{ seconds: number; code: number | null }>((resolve) => {
-      const t0 = performance.now();
-      const args = [fromRoot('dist/runner/cli.js'), 'run', '--runs-dir', join(dir, name), ...kernels.flatMap((k) => ['-k', k])];
-      const p = spawn(process.execPath, args, { env: { ...process.env, MMATRIX_CACHE: cache, CI: 'true' }, stdio: 'ignore' });
-      track(p);
-      p.on('exit', (code) => resolve({ seconds: (performance.now() - t0) / 1000, code }));
-    });
   try {
     log(`totals: ${kernels.length} kernels with an empty cache (${cache})`);
-    const cold = await once('cold');
+    const cold = await timedRun(kernels, join(dir, 'cold'), cache);
     log(`totals: cold ${cold.seconds.toFixed(1)} s (exit ${cold.code}); again, warm`);
-    const warm = await once('warm');
+    const warm = await timedRun(kernels, join(dir, 'warm'), cache);
     log(`totals: warm ${warm.seconds.toFixed(1)} s (exit ${warm.code})`);
     return { kernels, cold: cold.seconds, warm: warm.seconds, exitCodes: [cold.code, warm.code] };
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
+}
+
+/** One kernel's whole `mmatrix run`, warm: what a user waits for, every suite and memory type
+ * (with a core to spare the run gives the kernel a second guest). */
+async function wholeRun(spec: string, dir: string, log: (s: string) => void): Promise<WholeRun> {
+  const r = await timedRun([spec], join(dir, `run-${spec.replace(/[^\w.-]+/g, '_')}`));
+  const k = r.results?.kernels[0];
+  const cells = k?.cases.filter((c) => c.status === 'observed').length ?? 0;
+  const boot = k?.bootSeconds ?? 0;
+  log(`${spec}: mmatrix run: ${r.seconds.toFixed(2)} s (exit ${r.code}), ${cells} cells, SSH ready at ${boot.toFixed(2)} s`);
+  return { seconds: r.seconds, boot, cells, code: r.code };
 }
 
 export interface BenchOptions {
@@ -176,6 +204,7 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
       }
       if (withSuites && i === 0) row.suites = await suiteFigures(g, log, k.release);
       await g.close();
+      if (withSuites && i === 0) row.run = await wholeRun(spec, dir, log);
       if (vng && i < VNG_RUNS) {
         const a = vng.argv(vngKernelImage(k), accel === 'tcg', ['echo', MARK]);
         row.vng.push(await untilMark(a.cmd, a.args, a.env));
@@ -221,6 +250,9 @@ export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals |
       lines.push(`| ${r.release} | all, after boot | ${wall.toFixed(2)} s | ${cells} | ${(cells / wall).toFixed(1)} |`);
       lines.push(`| ${r.release} | all, with the boot | ${(wall + median(r.ssh)).toFixed(2)} s | ${cells} | |`);
     }
+    const runs = withSuites.filter((r) => r.run);
+    lines.push('', '`mmatrix run -k <kernel>`, warm, as a user runs it (a second guest takes families when a core is free); cells/s counts from SSH ready:', '', '| kernel | wall, with the boot | SSH ready | cells | cells/s after boot |', '|---|---|---|---|---|');
+    for (const { release, run } of runs) lines.push(`| ${release} | ${run!.seconds.toFixed(2)} s | ${run!.boot.toFixed(2)} s | ${run!.cells} | ${(run!.cells / (run!.seconds - run!.boot)).toFixed(1)} |`);
   }
   if (totals) {
     lines.push('', `\`mmatrix run\` over ${totals.kernels.join(', ')}, one run each (exit ${totals.exitCodes.join(', ')}):`, '', '| caches | wall |', '|---|---|');

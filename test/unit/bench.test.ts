@@ -13,3 +13,10 @@ test('bench figures: medians and their ratio; five-kernel totals cold and warm',
   t.regex(md, /\| warm \(the same run again\) \| 2 min 42 s \|/);
   t.notRegex(benchMarkdown([row], 3), /one run each/);
 });
+
+test('bench figures: suites in one guest, and the whole run of a kernel with its cells per second after boot', (t) => {
+  const suites = [{ family: 'zap', seconds: 8, cells: 140 }, { family: 'resv', seconds: 2, cells: 64 }];
+  const md = benchMarkdown([{ ...row, suites, run: { seconds: 21, boot: 4, cells: 453, code: 0 } }], 3);
+  t.regex(md, /\| 6\.1\.0-50-amd64 \| all, after boot \| 10\.00 s \| 204 \| 20\.4 \|/);
+  t.regex(md, /\| 6\.1\.0-50-amd64 \| 21\.00 s \| 4\.00 s \| 453 \| 26\.6 \|/);
+});
