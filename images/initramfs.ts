@@ -1,7 +1,8 @@
 // The guest image: an uncompressed initramfs (gzip doubles the boot time under TCG)
-// holding busybox, dropbear, node's libraries, the modules and /init; node itself sits
-// on an uncompressed read-only squashfs the guest mounts from a virtio disk, so the
-// kernel does not copy 86 MB out of the cpio at boot (~1 s under TCG) and node pages
+// holding busybox, dropbear and its libraries, the modules /init loads before sshd, and
+// /init; node, the libraries only it needs and the scratch disk's modules sit on an
+// uncompressed read-only squashfs the guest mounts from a virtio disk, so the kernel does
+// not copy them out of the cpio at boot (86 MB of node took ~1 s under TCG) and node pages
 // in only what it touches. Built as named steps, cached by a hash of all inputs.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -12,7 +13,9 @@ import { clientKey, makeHostKey } from './keys.js';
 import { GUEST_MODULES, guestModules, splitModules } from './modules.js';
 import { fromRoot } from './paths.js';
 
-const BUILDER_VERSION = 3;
+const BUILDER_VERSION = 4;
+/** Where /init mounts node's disk. */
+const NODE_MOUNT = '/opt/node';
 
 export interface ImageInputs {
   busybox: string;
@@ -71,27 +74,42 @@ const steps = {
     copyInto(stage, busybox, 'bin/busybox');
     symlinkSync('busybox', join(stage, 'bin/sh'));
   },
-  /** The binary at `dest` under `binRoot`, its libraries in the initramfs. */
-  async installDynamic(stage: string, binary: string, dest: string, binRoot = stage) {
+  /** The binary at `dest` under `binRoot`, its libraries in the initramfs. With `diskRoot`
+   * (node), a library the initramfs does not have yet goes on that disk, under lib/, and the
+   * initramfs holds a link to where the guest mounts it: the kernel copies every byte of the
+   * cpio at boot, ~30 ms a MB under TCG, and nothing before sshd needs these. */
+  async installDynamic(stage: string, binary: string, dest: string, binRoot = stage, diskRoot?: string) {
     copyInto(binRoot, binary, dest);
     // Symbols are of no use in the guest; node loses 12 MB.
     await $({ quiet: true, nothrow: true })`strip --strip-unneeded ${join(binRoot, dest)}`;
     const ldd = await $({ quiet: true })`ldd ${binary}`;
-    for (const lib of parseLdd(ldd.stdout)) if (!existsSync(join(stage, lib))) copyInto(stage, lib);
+    for (const lib of parseLdd(ldd.stdout)) {
+      if (existsSync(join(stage, lib))) continue;
+      if (!diskRoot) {
+        copyInto(stage, lib);
+        continue;
+      }
+      copyInto(diskRoot, lib, join('lib', basename(lib)));
+      mkdirSync(dirname(join(stage, lib)), { recursive: true });
+      symlinkSync(join(NODE_MOUNT, 'lib', basename(lib)), join(stage, lib));
+    }
   },
   async packSquashfs(dir: string, out: string) {
     // Uncompressed (-no*): decompressing under TCG would cost more than reading.
     await $({ quiet: true })`mksquashfs ${dir} ${out} -noI -noD -noF -noX -no-xattrs -all-root -quiet`;
   },
-  async installModules(stage: string, kernel: Kernel) {
+  /** The modules /init loads before sshd in the initramfs, in load order (etc/modules.order);
+   * the late ones (the scratch disk's) on node's disk, under modules/ (etc/modules.late). */
+  async installModules(stage: string, kernel: Kernel, diskRoot: string) {
     const order = kernel.modulesDir ? guestModules(kernel.modulesDir) : [];
     const late = kernel.modulesDir ? splitModules(order, kernel.modulesDir).late : [];
     const names: string[] = [];
     const lateNames: string[] = [];
+    mkdirSync(join(diskRoot, 'modules'), { recursive: true });
     for (const rel of order) {
       const src = join(kernel.modulesDir!, rel);
       const name = basename(rel).replace(/\.(xz|zst|gz)$/, '');
-      const out = join(stage, 'lib/modules', name);
+      const out = late.includes(rel) ? join(diskRoot, 'modules', name) : join(stage, 'lib/modules', name);
       // busybox insmod reads plain .ko only: decompress on the host.
       if (rel.endsWith('.xz')) await $`xz -dc ${src} > ${out}`;
       else if (rel.endsWith('.zst')) await $`zstd -dcq ${src} -o ${out}`;
@@ -99,8 +117,8 @@ const steps = {
       else copyFileSync(src, out);
       (late.includes(rel) ? lateNames : names).push(name);
     }
-    writeFileSync(join(stage, 'etc/modules.order'), names.map((n) => n + '\n').join(''));
-    writeFileSync(join(stage, 'etc/modules.late'), lateNames.map((n) => n + '\n').join(''));
+    writeFileSync(join(stage, 'etc/modules.order'), names.map((n) => `/lib/modules/${n}\n`).join(''));
+    writeFileSync(join(stage, 'etc/modules.late'), lateNames.map((n) => `${NODE_MOUNT}/modules/${n}\n`).join(''));
   },
   installSsh(stage: string, authorizedKey: string) {
     writeFileSync(join(stage, 'root/.ssh/authorized_keys'), authorizedKey + '\n', { mode: 0o600 });
@@ -136,9 +154,10 @@ export async function buildImage(kernel: Kernel, bins: ImageInputs = HOST_BINARI
     steps.makeBaseLayout(stage);
     steps.installBusybox(stage, bins.busybox);
     await steps.installDynamic(stage, bins.dropbear, 'sbin/dropbear');
-    await steps.installDynamic(stage, bins.node, 'node', join(tmp, 'nodefs'));
-    await steps.packSquashfs(join(tmp, 'nodefs'), join(tmp, 'node.sqfs'));
-    await steps.installModules(stage, kernel);
+    const disk = join(tmp, 'nodefs');
+    await steps.installDynamic(stage, bins.node, 'node', disk, disk);
+    await steps.installModules(stage, kernel, disk);
+    await steps.packSquashfs(disk, join(tmp, 'node.sqfs'));
     const hostKey = await steps.installSsh(stage, key.publicLine);
     steps.installInit(stage);
     await steps.pack(stage, join(tmp, 'initramfs.cpio'));
