@@ -119,13 +119,14 @@ interface KernelJob {
   planned: Map<Family, number>; // cases each started family is about to run
   finished: number;
   ended: boolean;
+  helperFailed: boolean; // a second guest failed to get going: no more are tried
   bar?: KernelProgress;
 }
 
 function newJob(spec: string, o: RunOptions, res: KernelResult): KernelJob {
   // Resumed: the families that finished before are not run again.
   const queue = o.families.filter((f) => !res.familiesDone?.includes(f));
-  return { spec, res, kernel: null, queue, boots: 0, guests: 0, running: new Set(), planned: new Map(), finished: 0, ended: false, bar: o.progress?.(spec) };
+  return { spec, res, kernel: null, queue, boots: 0, guests: 0, running: new Set(), planned: new Map(), finished: 0, ended: false, helperFailed: false, bar: o.progress?.(spec) };
 }
 
 async function prepare(job: KernelJob, o: RunOptions): Promise<Kernel> {
@@ -140,7 +141,7 @@ async function prepare(job: KernelJob, o: RunOptions): Promise<Kernel> {
 
 /** Whether another guest would find a family to take: while the first guest has not started
  * one, it takes the first in the queue itself. */
-const wantsHelp = (job: KernelJob) => !job.res.error && job.queue.length > (job.running.size === 0 ? 1 : 0);
+const wantsHelp = (job: KernelJob) => !job.res.error && !job.helperFailed && job.queue.length > (job.running.size === 0 ? 1 : 0);
 
 const consoleName = (boot: number) => (boot === 1 ? 'console.log' : `console.${boot}.log`);
 
@@ -151,6 +152,7 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
   const res = job.res;
   const first = job.kernel === null;
   let guest: Guest | null = null;
+  let took = false; // whether this guest started a family
   job.guests += 1;
   try {
     job.kernel ??= prepare(job, o);
@@ -175,6 +177,7 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
     const baseline = await guest.pools();
     if (first) res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release, baseline, guestCode.version);
     for (let family = job.queue.shift(); family && !res.error; family = job.queue.shift()) {
+      took = true;
       const t0 = Date.now();
       // Resumed mid-family: go on after the last case that finished.
       const after = res.cases.filter((c) => c.family === family).at(-1)?.id ?? null;
@@ -227,6 +230,12 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
     }
   } catch (e) {
     if (!(e instanceof InfraError)) throw e;
+    if (!first && !took) {
+      // A helper that never got going: the first guest still runs every family.
+      job.helperFailed = true;
+      o.log(`${job.spec}: another guest failed (${e.phase}: ${e.message}); the first goes on alone`);
+      return;
+    }
     job.queue.length = 0; // the other guest stops after its family
     if (!res.error) {
       res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
