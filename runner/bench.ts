@@ -221,7 +221,7 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
   return { rows, totals };
 }
 
-const minutes = (s: number) => `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s`;
+const minutes = (s: number) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s`);
 
 export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals | null = null): string {
   const lines = [
