@@ -1,7 +1,7 @@
 // What the user sees while a run works. On a terminal: one cli-progress bar per kernel
-// (its phase, and cases done of the current suite's total) with event lines printed above
-// the bars. When stdout is not a terminal, or CI is set: plain lines, one per event, so CI
-// logs stay readable.
+// (the suites its guests run, and cases done of the total of the suites started so far) with
+// event lines printed above the bars. When stdout is not a terminal, or CI is set: plain lines,
+// one per event, so CI logs stay readable.
 import { MultiBar, Presets, type SingleBar } from 'cli-progress';
 
 export interface KernelProgress {
