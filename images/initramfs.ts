@@ -77,7 +77,7 @@ const steps = {
   /** The binary at `dest` under `binRoot`, its libraries in the initramfs. With `diskRoot`
    * (node), a library the initramfs does not have yet goes on that disk, under lib/, and the
    * initramfs holds a link to where the guest mounts it: the kernel copies every byte of the
-   * cpio at boot, ~30 ms a MB under TCG, and nothing before sshd needs these. */
+   * cpio at boot, and nothing before sshd needs these. */
   async installDynamic(stage: string, binary: string, dest: string, binRoot = stage, diskRoot?: string) {
     copyInto(binRoot, binary, dest);
     // Symbols are of no use in the guest; node loses 12 MB.
