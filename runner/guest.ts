@@ -115,9 +115,9 @@ export class Guest {
     g.startedAt = performance.now() - (Date.now() - t0);
     try {
       const alive = () => proc.exitCode === null && proc.signalCode === null;
-      await Promise.race([waitForBanner(config.sshPort, t0 + o.bootTimeoutMs, alive), spawnError]);
+      const sock = await Promise.race([waitForBanner(config.sshPort, t0 + o.bootTimeoutMs, alive), spawnError]);
       g.bannerSeconds = (Date.now() - t0) / 1000;
-      g.ssh = await Ssh.connect(config.sshPort, clientKey().privateKey, keyBlob(image.hostKey));
+      g.ssh = await Ssh.connect(config.sshPort, clientKey().privateKey, keyBlob(image.hostKey), undefined, sock);
       g.bootSeconds = (Date.now() - t0) / 1000;
       return g;
     } catch (e) {

@@ -1,30 +1,40 @@
 // The one place that talks ssh2. Key auth, pinned host key, one channel at a time:
 // dropbear 2022.83 drops the connection when a channel opens while the previous
 // command's exit is still being handled.
-import { connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { Client } from 'ssh2';
 import { InfraError } from './errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** QEMU accepts on the forwarded port before the guest listens: wait for the banner. */
-export async function waitForBanner(port: number, deadline: number, alive: () => boolean): Promise<void> {
+/** QEMU accepts on the forwarded port before the guest listens: wait for the banner. The
+ * connection that got it is handed back with the banner still unread, for ssh2 to go on with:
+ * a second connection would cost dropbear another fork under TCG. */
+export async function waitForBanner(port: number, deadline: number, alive: () => boolean): Promise<Socket> {
   while (Date.now() < deadline) {
     if (!alive()) throw new InfraError('boot', 'QEMU exited before the guest answered SSH');
-    const ok = await new Promise<boolean>((resolve) => {
+    const sock = await new Promise<Socket | null>((resolve) => {
       const s = tcpConnect(port, '127.0.0.1');
-      const done = (v: boolean) => {
+      const fail = () => {
         s.destroy();
-        resolve(v);
+        resolve(null);
       };
       // Before the guest network is up, slirp holds an accepted connection open: give up soon.
-      s.setTimeout(250, () => done(false));
-      s.once('data', (d) => done(d.toString('latin1').startsWith('SSH-2.0-')));
-      s.once('error', () => done(false));
-      s.once('close', () => done(false));
+      s.setTimeout(250, fail);
+      s.once('error', fail);
+      s.once('close', fail);
+      s.once('data', (d: Buffer) => {
+        if (!d.toString('latin1').startsWith('SSH-2.0-')) return fail();
+        s.setTimeout(0);
+        s.removeListener('error', fail);
+        s.removeListener('close', fail);
+        s.pause();
+        s.unshift(d);
+        resolve(s);
+      });
     });
-    if (ok) return;
-    await sleep(50);
+    if (sock) return sock;
+    await sleep(20);
   }
   throw new InfraError('boot', 'guest did not answer SSH before the boot timeout');
 }
@@ -54,7 +64,8 @@ export class Ssh {
     client.on('error', () => (this.lost = true)); // after connect: the guest is gone; exec sees it as 'lost'
   }
 
-  static connect(port: number, privateKey: string, hostKey: Buffer, timeoutMs = 10_000): Promise<Ssh> {
+  /** Key auth with a pinned host key, over `sock` when given (waitForBanner's connection). */
+  static connect(port: number, privateKey: string, hostKey: Buffer, timeoutMs = 10_000, sock?: Socket): Promise<Ssh> {
     return new Promise((resolve, reject) => {
       const c = new Client();
       c.once('ready', () => resolve(new Ssh(c)));
@@ -63,8 +74,7 @@ export class Ssh {
         reject(new InfraError('ssh', `SSH to the guest: ${phase}`));
       });
       c.connect({
-        host: '127.0.0.1',
-        port,
+        ...(sock ? { sock } : { host: '127.0.0.1', port }),
         username: 'root',
         privateKey,
         readyTimeout: timeoutMs,
