@@ -287,7 +287,7 @@ export function program(): Command {
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
     .addHelpText('after', `\nExamples:\n  mmatrix bench -k debian:bookworm -n 7\n  mmatrix bench -k debian:bookworm --suites --vng\n  mmatrix bench -n 1 --totals`)
-    .option('--suites', 'also run every suite once per kernel: wall time and cells per second')
+    .option('--suites', 'also run every suite once per kernel (wall time, cells per second), then time the kernel\'s whole mmatrix run')
     .option('--vng', "also time a first command against virtme-ng booting the same kernel (Debian sid's package, unpacked into the cache)")
     .option('--totals', 'also time `mmatrix run` over the kernels with an empty cache of its own (cold), then again (warm)')
     .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean; vng?: boolean; totals?: boolean }) => {
