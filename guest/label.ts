@@ -56,15 +56,21 @@ export function label(f: LabelFacts): string {
   return words.join(' ');
 }
 
-type Moved = { hugeFree: number; shmemKb: number; rssAnonKb: number; fileKb?: number };
+type Moved = { hugeFree: number; shmemKb: number; anonKb: number; fileKb?: number };
+
+// A hugetlb type's memory is its pool's: only the pool counts for it. Anonymous memory is the
+// range's own (pagemap), not the process's RssAnon: node's heap grows and shrinks by a megabyte
+// between two reads, as much as the half range "freed" asks for.
 
 /** Bytes of backing memory released, by the counters that back each kind of memory (a shmem
  * file's blocks are its Shmem pages: the larger of the two counts, not their sum). */
 export function releasedBytes(b: Moved, hugePage: number): number {
-  return Math.max(0, b.hugeFree) * hugePage + Math.max(0, -b.shmemKb, -(b.fileKb ?? 0)) * 1024 + Math.max(0, -b.rssAnonKb) * 1024;
+  if (hugePage) return Math.max(0, b.hugeFree) * hugePage;
+  return Math.max(0, -b.shmemKb, -(b.fileKb ?? 0)) * 1024 + Math.max(0, -b.anonKb) * 1024;
 }
 
 /** Bytes of backing memory allocated: huge pages taken, shmem or file blocks grown, anonymous pages made. */
 export function allocatedBytes(b: Moved, hugePage: number): number {
-  return Math.max(0, -b.hugeFree) * hugePage + Math.max(0, b.shmemKb, b.fileKb ?? 0) * 1024 + Math.max(0, b.rssAnonKb) * 1024;
+  if (hugePage) return Math.max(0, -b.hugeFree) * hugePage;
+  return Math.max(0, b.shmemKb, b.fileKb ?? 0) * 1024 + Math.max(0, b.anonKb) * 1024;
 }

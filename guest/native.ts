@@ -16,7 +16,7 @@ export interface Native {
   memfdCreate(name: string, flags: number): Sys;
   ftruncate(fd: number, len: number): Sys;
   mincore(addr: Addr, len: number): { resident: number; pages: number; errno?: string };
-  pagemap(addr: Addr, len: number): { present: number; swapped: number; pages: number; errno?: string };
+  pagemap(addr: Addr, len: number): { present: number; swapped: number; anon: number; pages: number; errno?: string };
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
   /** Classify each 4 KiB unit; `first` is the mapping offset `addr` stands at (default 0). */
   scan(addr: Addr, len: number, seed: number, first?: number): Content;

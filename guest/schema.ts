@@ -20,7 +20,8 @@ export interface Backing {
   hugeFree: number; // HugePages_Free delta (pages)
   hugeRsvd: number; // HugePages_Rsvd delta (pages)
   shmemKb: number; // Shmem (meminfo) delta
-  rssAnonKb: number; // RssAnon (self/status) delta
+  rssAnonKb: number; // RssAnon (self/status) delta: the whole process, node's heap included
+  anonKb?: number; // the range's own anonymous pages (pagemap) delta, in kB
   rssShmemKb: number; // RssShmem delta
   rssFileKb: number; // RssFile delta
   fileKb?: number; // the backing file's blocks (st_blocks) delta, in kB

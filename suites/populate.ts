@@ -97,15 +97,18 @@ function observe(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, en
 function observeIn(op: PopulateOp, variant: string, how: MapOptions, mt: MemType, env: GuestEnv, len: number): Observation {
   const before = counters();
   return withRegion(mt, env, len, how, (region) => {
-    const presentBefore = mm.pagemap(region.addr, len).present;
+    const mapBefore = mm.pagemap(region.addr, len);
     const r = op.apply(region);
-    const backing = delta(before, counters(region.fd));
+    const after = counters(region.fd);
+    const mapAfter = mm.pagemap(region.addr, len);
+    // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
+    const backing = { ...delta(before, after), anonKb: mapAfter.anon * 4 };
     return record(op.id, variant, mt, len, r, {
-      presentBefore,
-      presentAfter: mm.pagemap(region.addr, len).present,
+      presentBefore: mapBefore.present,
+      presentAfter: mapAfter.present,
       backing,
       allocated: allocatedBytes(backing, mt.hugePage(env)) >= len / 2,
-      cow: mt.shared || mt.hugetlb ? null : backing.rssAnonKb * 1024 >= len / 2,
+      cow: mt.shared || mt.hugetlb ? null : backing.anonKb * 1024 >= len / 2,
       ...(r.fault ? { fault: r.fault } : {}),
     });
   }, (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096) }));

@@ -59,17 +59,17 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
     const filled = mm.fill(region.addr, len, SEED);
     if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
     const before = counters(region.fd);
-    const presentBefore = mm.pagemap(target.addr, tlen).present;
+    const mapBefore = mm.pagemap(target.addr, tlen);
     const r = op.apply(region, target);
     const after = counters(region.fd);
-    const presentAfter = mm.pagemap(target.addr, tlen).present;
+    const mapAfter = mm.pagemap(target.addr, tlen);
     const whole = mm.scan(region.addr, len, SEED);
     const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
-    const backing = delta(before, after);
+    const backing = { ...delta(before, after), anonKb: (mapAfter.anon - mapBefore.anon) * 4 };
     return record(op.id, range.id, mt, tlen, r, {
       offset,
-      presentBefore,
-      presentAfter,
+      presentBefore: mapBefore.present,
+      presentAfter: mapAfter.present,
       content,
       outside: content === whole ? null : contentWord(minusContent(whole, content)),
       backing,

@@ -122,11 +122,14 @@ static napi_value js_mincore(napi_env env, napi_callback_info info) {
 }
 
 /* Present and swapped 4 KiB units of the range, from /proc/self/pagemap
- * (Documentation/admin-guide/mm/pagemap.rst: bit 63 present, bit 62 swapped). */
+ * (Documentation/admin-guide/mm/pagemap.rst: bit 63 present, bit 62 swapped, bit 61 a
+ * file page or shared anonymous, bit 56 mapped exclusively), and the anonymous pages this
+ * range holds alone (present, bit 61 clear, bit 56 set; the shared zero page a read fault
+ * maps has neither bit): its own share of RssAnon, which node's heap does not move. */
 static napi_value js_pagemap(napi_env env, napi_callback_info info) {
   ARGS(2);
   uintptr_t addr = (uintptr_t)ptr(env, argv[0]);
-  size_t pages = ((size_t)num(env, argv[1]) + 4095) / 4096, present = 0, swapped = 0;
+  size_t pages = ((size_t)num(env, argv[1]) + 4095) / 4096, present = 0, swapped = 0, anon = 0;
   int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return result(env, -1, errno);
   uint64_t *e = calloc(pages, sizeof *e);
@@ -137,11 +140,13 @@ static napi_value js_pagemap(napi_env env, napi_callback_info info) {
   for (size_t i = 0; i < pages; i++) {
     present += (e[i] >> 63) & 1;
     swapped += (e[i] >> 62) & 1;
+    anon += ((e[i] >> 63) & 1) && !((e[i] >> 61) & 1) && ((e[i] >> 56) & 1);
   }
   free(e);
   napi_value o = obj(env);
   set_num(env, o, "present", (double)present);
   set_num(env, o, "swapped", (double)swapped);
+  set_num(env, o, "anon", (double)anon);
   set_num(env, o, "pages", (double)pages);
   return o;
 }

@@ -10,11 +10,28 @@ test('fill and scan see the pattern, MADV_DONTNEED on private anon zeroes it', (
   t.truthy(m.addr);
   t.true(mm.fill(m.addr!, len, 7).ok);
   t.is(mm.scan(m.addr!, len, 7).pattern, 4);
-  t.is(mm.pagemap(m.addr!, len).present, 4);
+  t.like(mm.pagemap(m.addr!, len), { present: 4, anon: 4 });
   t.is(mm.madvise(m.addr!, len, K.MADV_DONTNEED).ret, 0);
   t.is(mm.pagemap(m.addr!, len).present, 0);
   t.like(mm.scan(m.addr!, len, 7), { zero: 4, pattern: 0 });
   t.is(mm.munmap(m.addr!, len).ret, 0);
+});
+
+test('pagemap counts a shared memfd\'s pages and the zero page as present, not anonymous; a private copy is', (t) => {
+  const fd = mm.memfdCreate('a', K.MFD_CLOEXEC).ret!;
+  mm.ftruncate(fd, len);
+  const shared = mm.mmap(0, len, RW, K.MAP_SHARED, fd, 0);
+  mm.fill(shared.addr!, len, 3);
+  t.like(mm.pagemap(shared.addr!, len), { present: 4, anon: 0 });
+  const priv = mm.mmap(0, len, RW, K.MAP_PRIVATE, fd, 0);
+  mm.fill(priv.addr!, len, 5); // written: copied on write
+  t.like(mm.pagemap(priv.addr!, len), { present: 4, anon: 4 });
+  mm.munmap(shared.addr!, len);
+  mm.munmap(priv.addr!, len);
+  const zero = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  t.is(mm.scan(zero.addr!, len, 1).zero, 4); // read faults map the shared zero page
+  t.like(mm.pagemap(zero.addr!, len), { present: 4, anon: 0 });
+  mm.munmap(zero.addr!, len);
 });
 
 test('an access after munmap is SIGSEGV as a value, not a crash', (t) => {

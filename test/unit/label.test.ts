@@ -1,5 +1,5 @@
 import test from 'ava';
-import { contentWord, label, minusContent, releasedBytes } from '../../guest/label.js';
+import { allocatedBytes, contentWord, label, minusContent, releasedBytes } from '../../guest/label.js';
 import { isObservation, OBSERVATION_SCHEMA } from '../../guest/schema.js';
 
 const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS') => ({ pattern, zero, other, faulted, signal });
@@ -17,10 +17,15 @@ test('labels: errno wins, then content, then freed', (t) => {
   t.is(label({ errno: null, content: c(4, 0), freed: false }), 'ok kept');
 });
 
-test('released bytes count huge pages, shmem and anon', (t) => {
-  t.is(releasedBytes({ hugeFree: 2, shmemKb: 0, rssAnonKb: 0 }, 2 << 20), 4 << 20);
-  t.is(releasedBytes({ hugeFree: 0, shmemKb: -4096, rssAnonKb: 12 }, 2 << 20), 4 << 20);
-  t.is(releasedBytes({ hugeFree: -1, shmemKb: 8, rssAnonKb: 8 }, 2 << 20), 0);
+test('released and allocated bytes: a hugetlb type by its pool alone, others by shmem, file blocks and the range\'s anonymous pages', (t) => {
+  t.is(releasedBytes({ hugeFree: 2, shmemKb: 0, anonKb: 0 }, 2 << 20), 4 << 20);
+  t.is(releasedBytes({ hugeFree: 0, shmemKb: 0, anonKb: -2048 }, 2 << 20), 0); // hugetlb: anonymous pages are not its memory
+  t.is(releasedBytes({ hugeFree: 0, shmemKb: -4096, anonKb: 12 }, 0), 4 << 20);
+  t.is(releasedBytes({ hugeFree: 0, shmemKb: -4096, anonKb: 0, fileKb: -4096 }, 0), 4 << 20); // one shmem file, counted once
+  t.is(releasedBytes({ hugeFree: 0, shmemKb: 0, anonKb: -1024 }, 0), 1 << 20);
+  t.is(releasedBytes({ hugeFree: -1, shmemKb: 8, anonKb: 8 }, 0), 0);
+  t.is(allocatedBytes({ hugeFree: -2, shmemKb: 0, anonKb: 4096 }, 2 << 20), 4 << 20);
+  t.is(allocatedBytes({ hugeFree: 0, shmemKb: 0, anonKb: 4096 }, 0), 4 << 20);
 });
 
 test('the schema guard rejects other versions and missing fields', (t) => {
