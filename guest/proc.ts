@@ -36,9 +36,9 @@ export interface Counters {
 
 const HSTATES = '/sys/kernel/mm/hugepages';
 
-/** Each huge page size's pool (bytes → counts), from /sys/kernel/mm/hugepages/hugepages-<kB>kB. */
 let hstates: { dir: string; bytes: number }[] | null = null; // the sizes never change while a guest runs
 
+/** Each huge page size's pool (bytes → counts), from /sys/kernel/mm/hugepages/hugepages-<kB>kB. */
 export function hugePools(): Map<number, { total: number; free: number; rsvd: number }> {
   hstates ??= existsSync(HSTATES)
     ? readdirSync(HSTATES).flatMap((dir) => {
@@ -72,7 +72,9 @@ export function counters(fd = -1): Counters {
   };
 }
 
-export function delta(before: Counters, after: Counters): Backing {
+/** How the counters moved; `anonPages` is how many anonymous pages the range itself gained
+ * (pagemap), which backing.anonKb carries: the process's RssAnon also moves with node's heap. */
+export function delta(before: Counters, after: Counters, anonPages: number): Backing {
   return {
     hugeFree: after.hugeFree - before.hugeFree,
     hugeRsvd: after.hugeRsvd - before.hugeRsvd,
@@ -81,6 +83,7 @@ export function delta(before: Counters, after: Counters): Backing {
     rssShmemKb: after.rssShmemKb - before.rssShmemKb,
     rssFileKb: after.rssFileKb - before.rssFileKb,
     fileKb: after.fileKb - before.fileKb,
+    anonKb: anonPages * 4,
   };
 }
 

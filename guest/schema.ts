@@ -21,7 +21,7 @@ export interface Backing {
   hugeRsvd: number; // HugePages_Rsvd delta (pages)
   shmemKb: number; // Shmem (meminfo) delta
   rssAnonKb: number; // RssAnon (self/status) delta: the whole process, node's heap included
-  anonKb?: number; // the range's own anonymous pages (pagemap) delta, in kB
+  anonKb: number; // the range's own anonymous pages (pagemap) delta, in kB
   rssShmemKb: number; // RssShmem delta
   rssFileKb: number; // RssFile delta
   fileKb?: number; // the backing file's blocks (st_blocks) delta, in kB

@@ -102,7 +102,7 @@ function observeIn(op: PopulateOp, variant: string, how: MapOptions, mt: MemType
     const after = counters(region.fd);
     const mapAfter = mm.pagemap(region.addr, len);
     // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
-    const backing = { ...delta(before, after), anonKb: mapAfter.anon * 4 };
+    const backing = delta(before, after, mapAfter.anon);
     return record(op.id, variant, mt, len, r, {
       presentBefore: mapBefore.present,
       presentAfter: mapAfter.present,

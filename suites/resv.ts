@@ -119,7 +119,7 @@ function observe(step: ResvStep, mt: MemType, env: GuestEnv, len: number): Obser
   const align = mt.hugePage(env);
   return withRegion(mt, env, len, step.map, (region) => {
     const s = step.run(region, beforeMmap, align);
-    const backing = delta(s.from, s.to ?? counters());
+    const backing = delta(s.from, s.to ?? counters(), 0); // hugetlb: its pool is its memory
     return record(step.id, '', mt, len, s.r ?? { ret: 0 }, { backing, ...(s.child ? { child: s.child } : {}) });
   }, (o) => [o.errno, o.child && `child ${o.child}`, `rsvd${signed(o.backing!.hugeRsvd)} free${signed(o.backing!.hugeFree)}`].filter(Boolean).join(' '));
 }

@@ -65,7 +65,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
     const mapAfter = mm.pagemap(target.addr, tlen);
     const whole = mm.scan(region.addr, len, SEED);
     const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
-    const backing = { ...delta(before, after), anonKb: (mapAfter.anon - mapBefore.anon) * 4 };
+    const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
     return record(op.id, range.id, mt, tlen, r, {
       offset,
       presentBefore: mapBefore.present,
