@@ -1,7 +1,7 @@
 // One guest: start QEMU, wait for SSH, push the bundle, run suites, power off.
 // QEMU never outlives the Guest: close() kills it, and procs.ts kills it at exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Image } from '../images/initramfs.js';
 import type { Kernel } from '../images/kernel.js';
@@ -79,6 +79,34 @@ export function consoleTail(path: string, lines = 15): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/** What /init (images/init.sh) prints once dropbear runs. */
+export const SSHD_STARTED = 'mmatrix: sshd started';
+
+/** Resolves once `marker` shows in the console file QEMU writes, polled every `everyMs`.
+ * The runner connects only then: slirp accepts a connection before the guest listens and keeps
+ * knocking at the guest with it after the runner gave up on it, so probing early left dropbear
+ * forking for stale connections while the suites ran. */
+export async function waitForConsole(path: string, marker: string, deadline: number, alive: () => boolean, everyMs = 10): Promise<void> {
+  const buf = Buffer.alloc(64 * 1024);
+  let fd = -1;
+  let offset = 0;
+  let seen = '';
+  try {
+    while (Date.now() < deadline) {
+      if (fd < 0 && existsSync(path)) fd = openSync(path, 'r');
+      for (let n; fd >= 0 && (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) {
+        seen = (seen + buf.toString('latin1', 0, n)).slice(-(marker.length + buf.length));
+        if (seen.includes(marker)) return;
+      }
+      if (!alive()) throw new InfraError('boot', 'QEMU exited before the guest answered SSH');
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+    throw new InfraError('boot', 'guest did not answer SSH before the boot timeout');
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
 export class Guest {
   private ssh: Ssh | null = null;
   bootSeconds = 0; // QEMU start to an authenticated SSH session
@@ -103,6 +131,7 @@ export class Guest {
       consoleLog: o.consoleLog,
       extraCmdline: o.extraCmdline,
     };
+    rmSync(o.consoleLog, { force: true }); // waitForConsole must not read an earlier boot's
     const t0 = Date.now();
     const proc = spawn(o.qemu ?? 'qemu-system-x86_64', qemuArgs(config), { stdio: ['ignore', 'ignore', 'pipe'] });
     track(proc);
@@ -115,7 +144,9 @@ export class Guest {
     g.startedAt = performance.now() - (Date.now() - t0);
     try {
       const alive = () => proc.exitCode === null && proc.signalCode === null;
-      const sock = await Promise.race([waitForBanner(config.sshPort, t0 + o.bootTimeoutMs, alive), spawnError]);
+      const deadline = t0 + o.bootTimeoutMs;
+      await Promise.race([waitForConsole(o.consoleLog, SSHD_STARTED, deadline, alive), spawnError]);
+      const sock = await Promise.race([waitForBanner(config.sshPort, deadline, alive), spawnError]);
       g.bannerSeconds = (Date.now() - t0) / 1000;
       g.ssh = await Ssh.connect(config.sshPort, clientKey().privateKey, keyBlob(image.hostKey), undefined, sock);
       g.bootSeconds = (Date.now() - t0) / 1000;

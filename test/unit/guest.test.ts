@@ -1,6 +1,9 @@
 import test from 'ava';
 import { caseFilter } from '../../guest/pattern.js';
-import { parsePools, poolDrift } from '../../runner/guest.js';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
 import { shellQuote } from '../../runner/family.js';
 import { gigantic } from '../../runner/run.js';
 
@@ -24,4 +27,20 @@ test('case patterns filter case ids and reach the guest shell as one quoted word
   t.false(keep('madv_dontneed.anon-private'));
   t.true(caseFilter([])('anything'));
   t.is(shellQuote("a*{b,c}'d"), `'a*{b,c}'\\''d'`);
+});
+
+test('waitForConsole resolves once the marker is written, even split across writes', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mm-con-')), 'console.log');
+  const waiting = waitForConsole(file, 'mmatrix: sshd started', Date.now() + 5000, () => true, 5);
+  await new Promise((r) => setTimeout(r, 20));
+  writeFileSync(file, 'boot noise\nmmatrix: sshd st');
+  await new Promise((r) => setTimeout(r, 20));
+  appendFileSync(file, 'arted @2.5\n');
+  await t.notThrowsAsync(waiting);
+});
+
+test('waitForConsole fails as a boot error when QEMU is gone or the deadline passes', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mm-con-')), 'console.log');
+  await t.throwsAsync(waitForConsole(file, 'marker', Date.now() + 5000, () => false, 5), { message: /QEMU exited before the guest answered SSH/ });
+  await t.throwsAsync(waitForConsole(file, 'marker', Date.now() + 30, () => true, 5), { message: /did not answer SSH before the boot timeout/ });
 });
