@@ -1,28 +1,25 @@
 #!/bin/sh
-# mmatrix guest /init: mounts (node's disk, hugetlbfs per page size, the scratch ext4 disk late),
-# virtio-net, QEMU user networking, the hugepage pool and THP mode from the kernel command
-# line (mmatrix.hugepages=N mmatrix.thp=MODE; a 1 GiB pool comes from the kernel's own
-# hugepagesz=1G hugepages=N), then dropbear. Each step prints one "mmatrix:" line on the console.
+# mmatrix guest /init: mounts (etc/fstab.early, then etc/fstab once the modules are in: node's
+# disk, hugetlbfs per page size), virtio-net for QEMU user networking, the hugepage pool and THP
+# mode from the kernel command line (mmatrix.hugepages=N mmatrix.thp=MODE; a 1 GiB pool comes
+# from the kernel's own hugepagesz=1G hugepages=N), then dropbear; the rest in the background.
+# Each step prints one "mmatrix:" line on the console.
+# Under TCG a fork costs milliseconds and an exec more: shell builtins where they do, one
+# `mount -a` per fstab, one modprobe per module set, and busybox applets that run without an
+# exec (ip, mkdir, modprobe) rather than those that need one (ifconfig, mount, cat).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 /bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
-# A builtin read, not $(cut …): under TCG every fork and exec costs milliseconds.
+mount -i -a -T /etc/fstab.early
 say() { read -r up _ < /proc/uptime; echo "mmatrix: $* @$up"; }
 say "init"
-while read -r m; do
-  insmod "$m" || say "insmod $m failed"
-done < /etc/modules.order
+read -r mods < /etc/modules.early
+[ -z "$mods" ] || modprobe -a $mods || say "modprobe $mods failed"
 say "modules loaded"
-mkdir -p /opt/node
-mount -t squashfs -o ro /dev/vda /opt/node && ln -s /opt/node/node /usr/bin/node || say "node disk mount failed"
-ip link set lo up
-ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2 || say "network setup failed"
+mkdir /dev/pts /dev/shm
+[ -d /sys/kernel/mm/hugepages/hugepages-1048576kB ] && echo "hugetlbfs /mnt/huge1g hugetlbfs pagesize=1G 0 0" >> /etc/fstab
+mount -i -a || say "mount -a failed"
+say "mounted"
+ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up || say "network setup failed"
 say "network up"
 hugepages=0
 thp=madvise
@@ -33,32 +30,27 @@ for arg in $cmdline; do
     mmatrix.thp=*) thp="${arg#*=}" ;;
   esac
 done
-mkdir -p /mnt/huge
-mount -t hugetlbfs hugetlbfs /mnt/huge || say "hugetlbfs mount failed"
-if [ -d /sys/kernel/mm/hugepages/hugepages-1048576kB ]; then
-  mkdir -p /mnt/huge1g
-  mount -t hugetlbfs -o pagesize=1G hugetlbfs /mnt/huge1g || say "1 GiB hugetlbfs mount failed"
-fi
-say "hugetlbfs mounted"
 [ -w /proc/sys/vm/nr_hugepages ] && echo "$hugepages" > /proc/sys/vm/nr_hugepages
 [ -w /sys/kernel/mm/transparent_hugepage/enabled ] && echo "$thp" > /sys/kernel/mm/transparent_hugepage/enabled
-say "hugepages requested=$hugepages obtained=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0) 1G=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0)"
 dropbear -r /etc/dropbear/host_key -s -g -p 22 -P /run/dropbear.pid -E 2>>/tmp/dropbear.log
 say "sshd started"
-# The scratch ext4 disk is not needed before SSH: its modules (on node's disk) load and it
-# mounts in the background, at the lowest priority, so that it takes the one CPU only when
-# dropbear does not want it; the suites wait for /run/mmatrix-ext4.done before they look for it.
-scratch() {
-  while read -r m; do
-    insmod "$m" || say "insmod $m failed"
-  done < /etc/modules.late
+# Nothing before SSH needs the rest: loopback, a default route, the pool's report (cat: sysctl
+# files return nothing at a non-zero offset, and read takes a byte at a time), and the scratch
+# ext4 disk, whose modules are on node's disk. It runs at the lowest priority, so that it takes
+# the one CPU only when dropbear does not want it; the suites wait for /run/mmatrix-ext4.done
+# before they look for the ext4 disk.
+late() {
+  ip link set lo up
+  ip route add default via 10.0.2.2 || say "default route failed"
+  say "hugepages requested=$hugepages obtained=$(cat /proc/sys/vm/nr_hugepages) 1G=$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0)"
+  read -r mods < /etc/modules.late
+  [ -z "$mods" ] || modprobe -a $mods || say "modprobe $mods failed"
   if [ -b /dev/vdb ]; then
-    mkdir -p /mnt/ext4
     mount -t ext4 /dev/vdb /mnt/ext4 || say "scratch ext4 mount failed"
   fi
   say "scratch disk ready"
   touch /run/mmatrix-ext4.done
 }
-scratch &
+late &
 renice 19 -p $! >/dev/null
 while :; do sleep 3600; done

@@ -10,12 +10,18 @@ import { $ } from 'zx';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import type { Kernel } from './kernel.js';
 import { clientKey, makeHostKey } from './keys.js';
-import { GUEST_MODULES, guestModules, splitModules } from './modules.js';
+import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, splitModules, withoutSignature } from './modules.js';
 import { fromRoot } from './paths.js';
 
-const BUILDER_VERSION = 4;
+const BUILDER_VERSION = 5;
 /** Where /init mounts node's disk. */
 const NODE_MOUNT = '/opt/node';
+/** What /init mounts, with one `mount -a` each: before the modules load, and after (node's
+ * disk needs virtio_blk and squashfs; /dev/pts and /dev/shm need their directories in devtmpfs). */
+export const FSTABS = {
+  'etc/fstab.early': ['proc /proc proc defaults', 'sysfs /sys sysfs defaults', 'devtmpfs /dev devtmpfs defaults', 'tmpfs /tmp tmpfs defaults', 'hugetlbfs /mnt/huge hugetlbfs defaults'],
+  'etc/fstab': ['devpts /dev/pts devpts defaults', 'tmpfs /dev/shm tmpfs defaults', `/dev/vda ${NODE_MOUNT} squashfs ro`],
+};
 
 export interface ImageInputs {
   busybox: string;
@@ -61,9 +67,12 @@ export async function packCpio(stage: string, out: string): Promise<void> {
 
 const steps = {
   makeBaseLayout(stage: string) {
-    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/dropbear', 'proc', 'sys', 'dev', 'tmp', 'run', 'mnt', 'opt', 'root/.ssh', 'lib/modules', 'var/log']) {
+    const mountPoints = ['proc', 'sys', 'dev', 'tmp', 'mnt/huge', 'mnt/huge1g', 'mnt/ext4', NODE_MOUNT.slice(1)];
+    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc/dropbear', 'run', 'root/.ssh', 'lib/modules', 'var/log', ...mountPoints]) {
       mkdirSync(join(stage, d), { recursive: true });
     }
+    for (const [file, lines] of Object.entries(FSTABS)) writeFileSync(join(stage, file), lines.map((l) => `${l} 0 0\n`).join(''));
+    symlinkSync(`${NODE_MOUNT}/node`, join(stage, 'usr/bin/node'));
     chmodSync(join(stage, 'root'), 0o700);
     chmodSync(join(stage, 'root/.ssh'), 0o700);
     writeFileSync(join(stage, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
@@ -98,27 +107,36 @@ const steps = {
     // Uncompressed (-no*): decompressing under TCG would cost more than reading.
     await $({ quiet: true })`mksquashfs ${dir} ${out} -noI -noD -noF -noX -no-xattrs -all-root -quiet`;
   },
-  /** The modules /init loads before sshd in the initramfs, in load order (etc/modules.order);
-   * the late ones (the scratch disk's) on node's disk, under modules/ (etc/modules.late). */
+  /** The modules /init loads before sshd go in the initramfs, the late ones (the scratch disk's)
+   * on node's disk under modules/; a modules.dep for busybox modprobe names both, so one
+   * process loads each set (etc/modules.early, etc/modules.late: the names it is given).
+   * Signatures come off where the kernel allows it (loadsUnsigned). */
   async installModules(stage: string, kernel: Kernel, diskRoot: string) {
-    const order = kernel.modulesDir ? guestModules(kernel.modulesDir) : [];
-    const late = kernel.modulesDir ? splitModules(order, kernel.modulesDir).late : [];
-    const names: string[] = [];
-    const lateNames: string[] = [];
+    const dir = kernel.modulesDir;
+    const order = dir ? guestModules(dir) : [];
+    const late = dir ? splitModules(order, dir).late : [];
+    const unsign = loadsUnsigned(kernel.config ? readFileSync(kernel.config, 'utf8') : null);
+    const modDir = join(stage, 'lib/modules', kernel.release);
+    mkdirSync(modDir, { recursive: true });
     mkdirSync(join(diskRoot, 'modules'), { recursive: true });
+    const file = (rel: string) => basename(rel).replace(/\.(xz|zst|gz)$/, '');
+    const at = (rel: string) => (late.includes(rel) ? `${NODE_MOUNT}/modules/${file(rel)}` : file(rel));
     for (const rel of order) {
-      const src = join(kernel.modulesDir!, rel);
-      const name = basename(rel).replace(/\.(xz|zst|gz)$/, '');
-      const out = late.includes(rel) ? join(diskRoot, 'modules', name) : join(stage, 'lib/modules', name);
-      // busybox insmod reads plain .ko only: decompress on the host.
+      const src = join(dir!, rel);
+      const out = late.includes(rel) ? join(diskRoot, 'modules', file(rel)) : join(modDir, file(rel));
+      // busybox modprobe reads plain .ko only: decompress on the host.
       if (rel.endsWith('.xz')) await $`xz -dc ${src} > ${out}`;
       else if (rel.endsWith('.zst')) await $`zstd -dcq ${src} -o ${out}`;
       else if (rel.endsWith('.gz')) await $`gzip -dc ${src} > ${out}`;
       else copyFileSync(src, out);
-      (late.includes(rel) ? lateNames : names).push(name);
+      if (unsign) writeFileSync(out, withoutSignature(readFileSync(out)));
     }
-    writeFileSync(join(stage, 'etc/modules.order'), names.map((n) => `/lib/modules/${n}\n`).join(''));
-    writeFileSync(join(stage, 'etc/modules.late'), lateNames.map((n) => `${NODE_MOUNT}/modules/${n}\n`).join(''));
+    const dep = dir ? readFileSync(join(dir, 'modules.dep'), 'utf8') : '';
+    writeFileSync(join(modDir, 'modules.dep'), guestModulesDep(dep, order, at));
+    const shipped = new Set(order.map((rel) => file(rel).replace(/\.ko$/, '').replace(/-/g, '_')));
+    const names = (late: boolean) => GUEST_MODULES.filter((m) => shipped.has(m) && LATE_MODULES.includes(m) === late).join(' ');
+    writeFileSync(join(stage, 'etc/modules.early'), names(false) + '\n');
+    writeFileSync(join(stage, 'etc/modules.late'), names(true) + '\n');
   },
   installSsh(stage: string, authorizedKey: string) {
     writeFileSync(join(stage, 'root/.ssh/authorized_keys'), authorizedKey + '\n', { mode: 0o600 });
@@ -138,6 +156,7 @@ export function imageKey(kernel: Kernel, bins: ImageInputs, authorizedKey: strin
     fileStamp(bins.dropbear),
     fileStamp(bins.node),
     readFileSync(fromRoot('images/init.sh'), 'utf8'),
+    JSON.stringify(FSTABS),
     GUEST_MODULES.join(','),
     authorizedKey,
   ]);

@@ -55,3 +55,32 @@ export function splitModules(order: string[], modulesDir: string): { early: stri
   const early = guestModules(modulesDir, GUEST_MODULES.filter((m) => !LATE_MODULES.includes(m)));
   return { early, late: order.filter((m) => !early.includes(m)) };
 }
+
+/** modules.dep for the guest's busybox modprobe: each shipped module (`order`) at the path
+ * `at` gives it in the guest, then its dependencies in depmod's order. */
+export function guestModulesDep(dep: string, order: string[], at: (rel: string) => string): string {
+  const mods = parseModulesDep(dep);
+  return order.map((rel) => [`${at(rel)}:`, ...(mods.get(modName(rel))?.deps ?? []).map(at)].join(' ') + '\n').join('');
+}
+
+// What the kernel appends to a signed module (include/linux/module.h MODULE_SIG_STRING), after
+// struct module_signature (include/linux/module_signature.h: 12 bytes, the signature's length last, big-endian).
+const SIG_MARK = Buffer.from('~Module signature appended~\n');
+const SIG_INFO = 12;
+
+/** The module without its appended signature; as it is when it has none. The kernel checks a
+ * signature by hashing the whole module (kernel/module/signing.c), which costs ~10 ms a module
+ * under TCG; an unsigned one loads unchecked and taints the kernel with E (unsigned module). */
+export function withoutSignature(ko: Buffer): Buffer {
+  if (ko.length < SIG_MARK.length + SIG_INFO || !ko.subarray(ko.length - SIG_MARK.length).equals(SIG_MARK)) return ko;
+  const sigLen = ko.readUInt32BE(ko.length - SIG_MARK.length - 4);
+  const end = ko.length - SIG_MARK.length - SIG_INFO - sigLen;
+  return end > 0 ? ko.subarray(0, end) : ko;
+}
+
+/** Whether the kernel loads a module without a signature: its .config is known, and it neither
+ * enforces signatures nor locks itself down (either refuses an unsigned module). */
+export function loadsUnsigned(config: string | null): boolean {
+  if (config === null) return false;
+  return !/^CONFIG_(MODULE_SIG_FORCE|LOCK_DOWN_KERNEL_FORCE_(INTEGRITY|CONFIDENTIALITY))=y$/m.test(config);
+}
