@@ -2,7 +2,7 @@
 # the unit tests and an integration test that boots real kernels in QEMU.
 
 # Debian/Ubuntu packages the runner uses on the host.
-APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils squashfs-tools \
+APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils squashfs-tools patch \
 	e2fsprogs debian-archive-keyring apt dpkg tar python3 make g++
 # The tests also open matrix.html in a real headless browser; the benchmark runs virtme-ng.
 TEST_APT_PACKAGES := chromium

@@ -31,17 +31,20 @@ export interface AptSuite {
   options: string[]; // -o flags that point apt at the private folders
 }
 
-export function aptSuite(suite: string): AptSuite {
-  const dir = cachePath('apt', suite);
+/** A private apt for `suite`'s binary packages, or with `sources` for its source packages
+ * (a folder of its own: binary suites never fetch the source indexes). */
+export function aptSuite(suite: string, sources = false): AptSuite {
+  const name = sources ? `${suite}-src` : suite;
+  const dir = cachePath('apt', name);
   for (const d of ['etc/parts', 'etc/prefs', 'state/lists/partial', 'cache/archives/partial']) {
     mkdirSync(join(dir, d), { recursive: true });
   }
   const status = join(dir, 'state/status');
   if (!existsSync(status)) writeFileSync(status, '');
-  writeFileSync(join(dir, 'etc/sources.list'), `deb [signed-by=${KEYRING}] ${systemMirror()} ${suite} main\n`);
+  writeFileSync(join(dir, 'etc/sources.list'), `${sources ? 'deb-src' : 'deb'} [signed-by=${KEYRING}] ${systemMirror()} ${suite} main\n`);
   const o = (k: string, v: string) => ['-o', `${k}=${v}`];
   return {
-    suite,
+    suite: name,
     options: [
       ...o('Dir::Etc::SourceList', join(dir, 'etc/sources.list')),
       ...o('Dir::Etc::SourceParts', join(dir, 'etc/parts')),
@@ -89,7 +92,7 @@ export function lastAnswer<T>(suite: string, file: string): T | null {
 
 function hasLists(a: AptSuite): boolean {
   const lists = cachePath('apt', a.suite, 'state/lists');
-  return readdirSync(lists).some((f) => f.includes('_Packages'));
+  return readdirSync(lists).some((f) => /_(Packages|Sources)/.test(f));
 }
 
 /** Fetch the suite's package lists, unless they are there already (or `refresh`). */

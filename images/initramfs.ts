@@ -1,6 +1,6 @@
 // The guest image: an uncompressed initramfs (gzip doubles the boot time under TCG)
-// holding busybox, dropbear and its libraries, the modules /init loads before sshd, and
-// /init; node, the libraries only it needs and the scratch disk's modules sit on an
+// holding busybox and dropbear (both static), the modules /init loads before sshd, and
+// /init; node, its libraries and the scratch disk's modules sit on an
 // uncompressed read-only squashfs the guest mounts from a virtio disk, so the kernel does
 // not copy them out of the cpio at boot (86 MB of node took ~1 s under TCG) and node pages
 // in only what it touches. Built as named steps, cached by a hash of all inputs.
@@ -9,11 +9,12 @@ import { basename, dirname, join } from 'node:path';
 import { $ } from 'zx';
 import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import type { Kernel } from './kernel.js';
+import { staticDropbear } from './dropbear.js';
 import { clientKey, makeHostKey } from './keys.js';
 import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, splitModules, withoutSignature } from './modules.js';
 import { fromRoot } from './paths.js';
 
-const BUILDER_VERSION = 5;
+const BUILDER_VERSION = 6;
 /** Where /init mounts node's disk. */
 const NODE_MOUNT = '/opt/node';
 /** What /init mounts, with one `mount -a` each: before the modules load, and after (node's
@@ -29,9 +30,9 @@ export interface ImageInputs {
   node: string;
 }
 
-export const HOST_BINARIES: ImageInputs = {
+/** What the image takes from the host; dropbear is built (images/dropbear.ts). */
+export const HOST_BINARIES: Omit<ImageInputs, 'dropbear'> = {
   busybox: '/bin/busybox',
-  dropbear: '/usr/sbin/dropbear',
   node: process.execPath,
 };
 
@@ -83,22 +84,16 @@ const steps = {
     copyInto(stage, busybox, 'bin/busybox');
     symlinkSync('busybox', join(stage, 'bin/sh'));
   },
-  /** The binary at `dest` under `binRoot`, its libraries in the initramfs. With `diskRoot`
-   * (node), a library the initramfs does not have yet goes on that disk, under lib/, and the
-   * initramfs holds a link to where the guest mounts it: the kernel copies every byte of the
-   * cpio at boot, and nothing before sshd needs these. */
-  async installDynamic(stage: string, binary: string, dest: string, binRoot = stage, diskRoot?: string) {
-    copyInto(binRoot, binary, dest);
+  /** A dynamic binary at `dest` on node's disk (`disk`), its libraries under lib/ there, each
+   * with a link at its own path in the initramfs to where the guest mounts the disk: the kernel
+   * copies every byte of the cpio at boot, and nothing before sshd needs these. */
+  async installDynamic(stage: string, disk: string, binary: string, dest: string) {
+    copyInto(disk, binary, dest);
     // Symbols are of no use in the guest; node loses 12 MB.
-    await $({ quiet: true, nothrow: true })`strip --strip-unneeded ${join(binRoot, dest)}`;
+    await $({ quiet: true, nothrow: true })`strip --strip-unneeded ${join(disk, dest)}`;
     const ldd = await $({ quiet: true })`ldd ${binary}`;
     for (const lib of parseLdd(ldd.stdout)) {
-      if (existsSync(join(stage, lib))) continue;
-      if (!diskRoot) {
-        copyInto(stage, lib);
-        continue;
-      }
-      copyInto(diskRoot, lib, join('lib', basename(lib)));
+      copyInto(disk, lib, join('lib', basename(lib)));
       mkdirSync(dirname(join(stage, lib)), { recursive: true });
       symlinkSync(join(NODE_MOUNT, 'lib', basename(lib)), join(stage, lib));
     }
@@ -162,7 +157,8 @@ export function imageKey(kernel: Kernel, bins: ImageInputs, authorizedKey: strin
   ]);
 }
 
-export async function buildImage(kernel: Kernel, bins: ImageInputs = HOST_BINARIES): Promise<Image> {
+export async function buildImage(kernel: Kernel, given?: ImageInputs): Promise<Image> {
+  const bins = given ?? { ...HOST_BINARIES, dropbear: await staticDropbear() };
   for (const [what, path] of Object.entries(bins)) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}; run \`make deps\``);
   }
@@ -172,9 +168,9 @@ export async function buildImage(kernel: Kernel, bins: ImageInputs = HOST_BINARI
     const stage = join(tmp, 'stage');
     steps.makeBaseLayout(stage);
     steps.installBusybox(stage, bins.busybox);
-    await steps.installDynamic(stage, bins.dropbear, 'sbin/dropbear');
+    copyInto(stage, bins.dropbear, 'sbin/dropbear');
     const disk = join(tmp, 'nodefs');
-    await steps.installDynamic(stage, bins.node, 'node', disk, disk);
+    await steps.installDynamic(stage, disk, bins.node, 'node');
     await steps.installModules(stage, kernel, disk);
     await steps.packSquashfs(disk, join(tmp, 'node.sqfs'));
     const hostKey = await steps.installSsh(stage, key.publicLine);
