@@ -8,7 +8,9 @@ import { reread } from './proc.js';
 export const TROUBLE = /sysrq: Trigger|BUG:|Oops|WARNING:|Kernel panic|soft lockup|hard LOCKUP|rcu_sched self-detected stall|general protection fault/;
 
 export interface KernelEvents {
-  taint: number; // /proc/sys/kernel/tainted after the case
+  /** Taint bits the case set: /proc/sys/kernel/tainted after it, less those set before (a
+   * Debian guest boots tainted E, its modules' signatures stripped: images/modules.ts). */
+  taint: number;
   log: string[]; // kmsg lines that look like trouble
 }
 
@@ -57,11 +59,11 @@ export class KernelWatch {
     }
   }
 
-  /** Trouble logged since the last drain, and whether the taint changed from `before`. */
+  /** Trouble logged since the last drain, and the taint bits set since `before`. */
   since(before: number): KernelEvents | null {
     const log = this.read().filter((l) => TROUBLE.test(l));
-    const taint = KernelWatch.taint();
-    return log.length || taint !== before ? { taint, log } : null;
+    const taint = KernelWatch.taint() & ~before;
+    return log.length || taint ? { taint, log } : null;
   }
 
   close(): void {
