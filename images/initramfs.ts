@@ -11,7 +11,7 @@ import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
 import type { Kernel } from './kernel.js';
 import { staticDropbear } from './dropbear.js';
 import { clientKey, makeHostKey } from './keys.js';
-import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, splitModules, withoutSignature } from './modules.js';
+import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, modName, splitModules, withoutSignature } from './modules.js';
 import { fromRoot } from './paths.js';
 
 const BUILDER_VERSION = 6;
@@ -128,7 +128,7 @@ const steps = {
     }
     const dep = dir ? readFileSync(join(dir, 'modules.dep'), 'utf8') : '';
     writeFileSync(join(modDir, 'modules.dep'), guestModulesDep(dep, order, at));
-    const shipped = new Set(order.map((rel) => file(rel).replace(/\.ko$/, '').replace(/-/g, '_')));
+    const shipped = new Set(order.map(modName));
     const names = (late: boolean) => GUEST_MODULES.filter((m) => shipped.has(m) && LATE_MODULES.includes(m) === late).join(' ');
     writeFileSync(join(stage, 'etc/modules.early'), names(false) + '\n');
     writeFileSync(join(stage, 'etc/modules.late'), names(true) + '\n');

@@ -11,7 +11,7 @@ export const OPTIONAL_MODULES = new Set(['ext4', 'crc32c_generic']);
 /** Loaded after sshd is up, in the background (/init's scratch-disk step): nothing before SSH needs them. */
 export const LATE_MODULES = ['crc32c_generic', 'ext4'];
 
-const modName = (path: string) => basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+export const modName = (path: string) => basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
 
 /** Parse modules.dep text into name → {path, deps}. */
 export function parseModulesDep(text: string): Map<string, { path: string; deps: string[] }> {
