@@ -3,11 +3,12 @@
 // 60–90 ms against ~10 ms for a static binary, and a boot to SSH ready ~0.3 s longer
 // (median of 10 interleaved boots, 6.1). Bookworm's version (2022.83, with Debian's patches)
 // is the one whose channel handling runner/ssh.ts works around.
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { aptSuite, aptUpdate, InputError } from './apt.js';
+import { step } from './buildstep.js';
 import { buildOnce, cachePath, hashOf } from './cache.js';
 
 const SUITE = 'bookworm';
@@ -29,28 +30,22 @@ export async function staticDropbear(): Promise<string> {
   await buildOnce(dir, async (tmp) => {
     const apt = aptSuite(SUITE, true);
     await aptUpdate(apt);
-    const step = async (what: string, run: () => Promise<{ exitCode: number | null; stdout: string; stderr: string }>) => {
-      const r = await run();
-      writeFileSync(log, `${what}\n${r.stdout}${r.stderr}`, { flag: 'a' });
-      if (r.exitCode !== 0) throw new InputError(`building dropbear: ${what} failed (log: ${log})`);
-    };
     writeFileSync(log, '');
-    const q = { cwd: tmp, nothrow: true, quiet: true };
-    await step('apt-get source', () => $(q)`apt-get ${apt.options} -q source --download-only dropbear`);
+    await step(log, 'fetching dropbear\'s source', ['apt-get', ...apt.options, '-q', 'source', '--download-only', 'dropbear'], tmp);
     const files = readdirSync(tmp);
     const orig = files.find((f) => /^dropbear_.*\.orig\.tar\.\w+$/.test(f));
     const debian = files.find((f) => /^dropbear_.*\.debian\.tar\.\w+$/.test(f));
     if (!orig || !debian) throw new InputError(`building dropbear: the source package lacks its tarballs (got ${files.join(', ')})`);
-    await step('unpack', () => $(q)`tar xf ${orig}`);
+    await step(log, 'unpacking dropbear', ['tar', 'xf', orig], tmp);
     const src = join(tmp, readdirSync(tmp).find((f) => f.startsWith('dropbear-'))!);
-    await step('unpack debian/', () => $(q)`tar xf ${debian} -C ${src}`);
+    await step(log, 'unpacking dropbear\'s debian/', ['tar', 'xf', join(tmp, debian)], src);
     const series = join(src, 'debian/patches/series');
     for (const p of existsSync(series) ? quiltSeries(readFileSync(series, 'utf8')) : []) {
-      await step(`patch ${p}`, () => $(q)`patch -p1 -s -d ${src} -i ${join(src, 'debian/patches', p)}`);
+      await step(log, `applying Debian's ${p} to dropbear`, ['patch', '-p1', '-s', '-i', join(src, 'debian/patches', p)], src);
     }
-    await step('configure', () => $({ ...q, cwd: src })`./configure ${CONFIGURE}`);
-    await step('make', () => $({ ...q, cwd: src })`make -j${cpus().length} PROGRAMS=dropbear STATIC=1`);
-    await step('strip', () => $(q)`strip -o ${join(tmp, 'dropbear')} ${join(src, 'dropbear')}`);
+    await step(log, 'configuring dropbear', ['./configure', ...CONFIGURE], src);
+    await step(log, 'compiling dropbear', ['make', `-j${availableParallelism()}`, 'PROGRAMS=dropbear', 'STATIC=1'], src);
+    await step(log, 'stripping dropbear', ['strip', '-o', join(tmp, 'dropbear'), join(src, 'dropbear')], tmp);
     writeFileSync(join(tmp, 'source'), files.find((f) => f.endsWith('.dsc')) + '\n');
     await $`rm -rf ${src} ${files.map((f) => join(tmp, f))}`;
   });

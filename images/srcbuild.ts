@@ -4,8 +4,7 @@
 // trees) or `patch -p1`, every core. The build happens in a private copy kept per tree, so
 // the user's tree is never written and a patch series recompiles only what it touches; the
 // kernel is cached by tree + patches + config fragment + compiler.
-import { spawn } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, openSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { $ } from 'zx';
@@ -14,9 +13,9 @@ import { buildOnce, cachePath, hashOf } from './cache.js';
 import { DEBIAN_SUITES } from './debian.js';
 import { compareDebVersions } from './debversion.js';
 import { fromRoot, userPath } from './paths.js';
+import { step } from './buildstep.js';
 import { suggest } from './suggest.js';
 import { hasPvhNote } from './vmlinux.js';
-import { track } from '../runner/procs.js';
 
 export interface SrcSpec {
   kind: 'src';
@@ -151,25 +150,6 @@ async function compilerVersion(): Promise<string> {
   const r = await $({ quiet: true, nothrow: true })`gcc --version`;
   if (r.exitCode !== 0) throw new InputError('building a kernel from source needs gcc (and make, flex, bison, bc, libelf-dev, libssl-dev)');
   return r.stdout.split('\n')[0];
-}
-
-/** Run a build step with its output in the build log; a failure names the log and its last error line. */
-async function step(log: string, what: string, cmd: string[], cwd: string): Promise<void> {
-  writeFileSync(log, `$ ${cmd.join(' ')}\n`, { flag: 'a' });
-  const fd = openSync(log, 'a');
-  // Tracked like a guest: an interrupted run leaves no make behind writing into the cache.
-  const p = spawn(cmd[0], cmd.slice(1), { cwd, stdio: ['ignore', fd, fd] });
-  track(p);
-  const code = await new Promise<number | null>((done) => {
-    p.on('error', () => done(-1));
-    p.on('exit', (c) => done(c));
-  });
-  closeSync(fd);
-  if (code !== 0) {
-    const lines = readFileSync(log, 'utf8').trim().split('\n');
-    const err = [...lines].reverse().find((l) => /error|Error|fatal|No rule/.test(l)) ?? lines.at(-1);
-    throw new InputError(`${what} failed: ${err?.trim()} (full log: ${log})`);
-  }
 }
 
 /** Reset the copy to the tree, then apply the patches. */
