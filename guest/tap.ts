@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
 type Write = (s: string) => void;
 
 /** All of `s` to fd 1, waiting out EAGAIN should the pipe be non-blocking. */
-function writeOut(s: string): void {
+export function writeOut(s: string): void {
   const b = Buffer.from(s);
   for (let off = 0; off < b.length; ) {
     try {

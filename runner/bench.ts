@@ -12,7 +12,7 @@ import { prepareKernel, type Kernel } from '../images/kernel.js';
 import { accelPlan, type AccelChoice } from './accel.js';
 import { Guest } from './guest.js';
 import { guestBundle } from './bundle.js';
-import { familyCommand } from './family.js';
+import { familyRequest } from './family.js';
 import { parseTap } from './tap.js';
 import { scratchExt4 } from '../images/scratch.js';
 import { virtmeNg, vngKernelImage } from '../images/virtmeng.js';
@@ -94,7 +94,7 @@ async function suiteFigures(g: Guest, log: (s: string) => void, release: string)
   const out: SuiteFigure[] = [];
   for (const family of FAMILIES) {
     const t0 = performance.now();
-    const r = await g.exec(familyCommand(family, [], null), { timeoutMs: 1800_000 });
+    const r = await g.ask(familyRequest(family, [], null), { timeoutMs: 1800_000 });
     const seconds = (performance.now() - t0) / 1000;
     const cells = parseTap(r.stdout).cases.filter((c) => c.status !== 'skip').length;
     out.push({ family, seconds, cells });

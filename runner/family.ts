@@ -1,11 +1,10 @@
-// One suite family in a guest, surviving the cases that break it. The guest announces
-// each case before running it (`# case <id>`), and each finished case is handed on as it
-// arrives. When the stream stops short — the kernel panicked and QEMU exited, the
+// One suite family in a guest (a request to the guest's node process), surviving the cases
+// that break it. The guest announces each case before running it (`# case <id>`), and each
+// finished case is handed on as it arrives. When the stream stops short — the kernel panicked and QEMU exited, the
 // connection dropped, or nothing came for the case timeout — the announced case is the
 // culprit: it is marked crash or timeout with the console's last lines, a fresh guest is
 // booted, and the family resumes after it.
 import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
-import { GUEST_DIR } from './bundle.js';
 import { InfraError } from './errors.js';
 import { TapStream } from './tap.js';
 import type { CaseResult } from '../reports/results.js';
@@ -33,13 +32,10 @@ export interface FamilyOutcome {
 
 const MAX_RESTARTS = 5;
 
-/** A single-quoted shell word. */
-export const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
-export function familyCommand(family: Family, patterns: string[], after: string | null): string {
-  const env = (TEST_FAMILIES as readonly string[]).includes(family) ? 'MMATRIX_TEST_FAMILIES=1 ' : '';
-  const args = [family, ...(after ? [`--after=${after}`] : []), ...patterns];
-  return `cd ${GUEST_DIR} && ${env}node suites/main.js ${args.map(shellQuote).join(' ')}`;
+/** The guest's request for a family (suites/main.ts's Request). */
+export function familyRequest(family: Family, patterns: string[], after: string | null): string {
+  const test = (TEST_FAMILIES as readonly string[]).includes(family);
+  return JSON.stringify({ family, ...(patterns.length ? { patterns } : {}), ...(after ? { after } : {}), ...(test ? { test } : {}) });
 }
 
 export async function runFamily(family: Family, ctx: FamilyContext): Promise<FamilyOutcome> {
@@ -57,7 +53,7 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
       },
       (n) => ctx.onPlan?.(n + cases.length),
     );
-    const r = await guest.streamed(familyCommand(family, ctx.patterns, after), {
+    const r = await guest.ask(familyRequest(family, ctx.patterns, after), {
       timeoutMs: ctx.suiteTimeoutMs,
       idleMs: ctx.caseTimeoutMs,
       onData: (chunk) => stream.write(chunk),

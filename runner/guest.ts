@@ -11,7 +11,7 @@ import { GUEST_DIR } from './bundle.js';
 import { InfraError } from './errors.js';
 import { track } from './procs.js';
 import { qemuArgs, type Accel, type Disk, type GuestConfig } from './qemu.js';
-import { Ssh, waitForBanner, type ExecOptions, type ExecResult } from './ssh.js';
+import { Server, Ssh, waitForBanner, type ExecOptions, type ExecResult } from './ssh.js';
 
 export interface GuestOptions {
   accel: Accel;
@@ -109,6 +109,7 @@ export async function waitForConsole(path: string, marker: string, deadline: num
 
 export class Guest {
   private ssh: Ssh | null = null;
+  private server: Server | null = null; // the guest's node process, answering requests
   bootSeconds = 0; // QEMU start to an authenticated SSH session
   startedAt = 0; // performance.now() when QEMU was started
   bannerSeconds = 0; // QEMU start to dropbear's banner
@@ -168,12 +169,6 @@ export class Guest {
     return this.ssh.exec(cmd, opts);
   }
 
-  /** Like exec, streaming stdout, and resolving however the command ends. */
-  streamed(cmd: string, opts: ExecOptions): Promise<ExecResult> {
-    if (!this.ssh) throw new InfraError('ssh', 'guest is not connected');
-    return this.ssh.streamed(cmd, opts);
-  }
-
   async facts(): Promise<GuestFacts> {
     const r = await this.exec(
       'uname -r; cat /proc/sys/vm/nr_hugepages; sed -n "s/^Hugepagesize: *\\([0-9]*\\).*/\\1/p" /proc/meminfo; cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none; cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0',
@@ -183,9 +178,18 @@ export class Guest {
     return { release, hugepagesObtained: Number(obtained) || 0, hugePageKb: Number(hp) || 0, thp: mode, gigantic: Number(gig) || 0 };
   }
 
+  /** One request to the guest's node process (suites/main.ts), started on the first request
+   * and again after it ended; resolves however the request ends. */
+  async ask(request: string, opts: ExecOptions): Promise<ExecResult> {
+    if (!this.ssh) throw new InfraError('ssh', 'guest is not connected');
+    if (!this.server?.alive) this.server = await this.ssh.serve(`cd ${GUEST_DIR} && exec node suites/main.js`);
+    return this.server.ask(request, opts);
+  }
+
   /** Each huge page pool's free and reserved counts, keyed by size ("2048kB"). */
   async pools(): Promise<Pools> {
-    const r = await this.exec('cd /sys/kernel/mm/hugepages 2>/dev/null && for d in hugepages-*; do echo "${d#hugepages-} $(cat $d/free_hugepages) $(cat $d/resv_hugepages)"; done');
+    const r = await this.ask(JSON.stringify({ pools: true }), { timeoutMs: 60_000 });
+    if (r.ended !== 'exit' || r.code !== 0) throw new InfraError('run', `reading the huge page pools failed (${r.ended}${r.code ? ` ${r.code}` : ''})`, `${r.stdout}${r.stderr}`.trim());
     return parsePools(r.stdout);
   }
 
@@ -197,6 +201,7 @@ export class Guest {
   /** Power off and wait for QEMU to exit; kill it if it does not within 5 s. */
   async close(): Promise<void> {
     if (this.ssh && this.alive()) {
+      await this.server?.close();
       this.ssh.exec('poweroff -f', { timeoutMs: 2000 }).catch(() => undefined);
       await this.waitExit(5000);
     }

@@ -1,13 +1,15 @@
-// Guest entry point: `node suites/main.js <family> [--after=<id>] [pattern…]` runs one family's
-// cases (those whose id matches a pattern, when given; only those after <id>) and prints TAP.
+// Guest entry point: `node suites/main.js` answers the runner's requests on stdin, one JSON
+// line each (Request below; guest/serve.ts): a family's cases as TAP, or the huge page pools.
+// By hand in a guest: echo '{"family":"zap","patterns":["*.memfd-*"]}' | node suites/main.js
 import { release } from 'node:os';
 import { runCases } from '../guest/harness.js';
 import { caseFilter } from '../guest/pattern.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { hugePools, hugePageSize, thpMode } from '../guest/proc.js';
-import { Tap } from '../guest/tap.js';
+import { serve } from '../guest/serve.js';
+import { Tap, writeOut } from '../guest/tap.js';
 import { BUILDERS } from './catalog.js';
-import { isFamily } from './families.js';
+import { isFamily, TEST_FAMILIES, type Family } from './families.js';
 import type { GuestEnv } from './memtypes.js';
 
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
@@ -20,10 +22,20 @@ function mounted(dir: string, type: string, ready = '/run/mmatrix-ext4.done'): s
   return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => { const f = l.split(' '); return f[1] === dir && f[2] === type; }) ? dir : null;
 }
 
-function main(argv: string[]): number {
+/** One request of the runner's (guest/serve.ts). */
+export interface Request {
+  family?: string; // run this family's cases
+  patterns?: string[]; // only the cases whose id matches one (all when empty)
+  after?: string | null; // only those after this case: resuming behind one that took a guest down
+  test?: boolean; // the runner allows the families that break the guest on purpose
+  pools?: boolean; // print each huge page pool as "<size>kB <free> <reserved>" instead
+}
+
+function runFamily(req: Request): number {
   const tap = new Tap();
-  const family = argv[0] ?? '';
-  if (!isFamily(family)) {
+  const family = req.family ?? '';
+  const known = isFamily(family) || (req.test === true && (TEST_FAMILIES as readonly string[]).includes(family));
+  if (!known) {
     tap.bail(`unknown suite family '${family}'`);
     return 2;
   }
@@ -36,14 +48,17 @@ function main(argv: string[]): number {
     ext4: mounted(process.env.MMATRIX_EXT4 ?? '/mnt/ext4', 'ext4'),
     thp: thpMode(),
   };
-  // --after=<id>: resume behind a case that took the previous guest down.
-  const after = argv.find((a) => a.startsWith('--after='))?.slice('--after='.length);
-  const keep = caseFilter(argv.slice(1).filter((a) => !a.startsWith('--')));
-  let cases = BUILDERS[family](env).filter((c) => keep(c.id));
-  if (after !== undefined) cases = cases.slice(cases.findIndex((c) => c.id === after) + 1);
+  const keep = caseFilter(req.patterns ?? []);
+  let cases = BUILDERS[family as Family](env).filter((c) => keep(c.id));
+  if (req.after) cases = cases.slice(cases.findIndex((c) => c.id === req.after) + 1);
   const pools = Object.entries(env.pools).map(([size, free]) => `${Number(size) >> 20}M:${free}`).join(' ');
   tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'}`);
   return runCases(cases, tap) > 0 ? 1 : 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+function printPools(): number {
+  writeOut([...hugePools()].map(([size, p]) => `${size / 1024}kB ${p.free} ${p.rsvd}\n`).join(''));
+  return 0;
+}
+
+serve((req) => ((req as Request).pools ? printPools() : runFamily(req as Request)));

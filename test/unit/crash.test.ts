@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { withJournal } from '../../reports/merge.js';
 import { kcidbStatus, RESULTS_SCHEMA, type CaseResult, type Results } from '../../reports/results.js';
-import { familyCommand } from '../../runner/family.js';
+import { familyRequest } from '../../runner/family.js';
 import { TapStream } from '../../runner/tap.js';
 
 test('the case announced last and never answered is the culprit', (t) => {
@@ -42,7 +42,7 @@ test('cases the journal has and results.json lacks are added back; a torn last l
   t.deepEqual(withJournal(r, dir).kernels[0].cases.map((c) => c.id), ['a', 'b']);
 });
 
-test('the guest command quotes every word and resumes after a culprit', (t) => {
-  t.is(familyCommand('zap', ['*.hugetlbfs-*'], null), "cd /opt/mm && node suites/main.js 'zap' '*.hugetlbfs-*'");
-  t.is(familyCommand('panic', [], 'sysrq_crash.anon-private'), "cd /opt/mm && MMATRIX_TEST_FAMILIES=1 node suites/main.js 'panic' '--after=sysrq_crash.anon-private'");
+test('the guest request names the family and its cases, resumes after a culprit, and allows test families only by name', (t) => {
+  t.deepEqual(JSON.parse(familyRequest('zap', ['*.hugetlbfs-*'], null)), { family: 'zap', patterns: ['*.hugetlbfs-*'] });
+  t.deepEqual(JSON.parse(familyRequest('panic', [], 'sysrq_crash.anon-private')), { family: 'panic', after: 'sysrq_crash.anon-private', test: true });
 });

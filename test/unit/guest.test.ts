@@ -1,10 +1,10 @@
 import test from 'ava';
 import { caseFilter } from '../../guest/pattern.js';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
-import { shellQuote } from '../../runner/family.js';
+import { doneCode, serve } from '../../guest/serve.js';
 import { gigantic } from '../../runner/run.js';
 
 test('pools parse from the sysfs listing, and drift names each pool that moved', (t) => {
@@ -20,13 +20,29 @@ test('a 1 GiB pool adds its pages on top of 3 GiB and asks the kernel for them',
   t.deepEqual(gigantic(1, 4096), { memoryMb: 5120, cmdline: 'hugepagesz=1G hugepages=1' });
 });
 
-test('case patterns filter case ids and reach the guest shell as one quoted word', (t) => {
+test('case patterns filter case ids', (t) => {
   const keep = caseFilter(['madv_dontneed*.hugetlbfs-*', 'resv_{fork,fault}.*']);
   t.true(keep('madv_dontneed@mid.hugetlbfs-1g-shared'));
   t.true(keep('resv_fork.map-hugetlb-private'));
   t.false(keep('madv_dontneed.anon-private'));
   t.true(caseFilter([])('anything'));
-  t.is(shellQuote("a*{b,c}'d"), `'a*{b,c}'\\''d'`);
+});
+
+test('the guest server answers each request line with its output and a done line, a bad request with Bail out!', (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'mm-serve-')), 'requests');
+  writeFileSync(file, '{"family":"zap"}\n\n{"pools":true}\nnot json\n{"family":"resv"}');
+  const fd = openSync(file, 'r');
+  let out = '';
+  serve((r) => {
+    out += `${JSON.stringify(r)}\n`;
+    return (r as { pools?: boolean }).pools ? 0 : 1;
+  }, fd, (s) => (out += s));
+  closeSync(fd);
+  const lines = out.trimEnd().split('\n');
+  t.deepEqual(lines.map(doneCode), [null, 1, null, 0, null, 2, null, 1]);
+  t.is(lines[0], '{"family":"zap"}');
+  t.regex(lines[4], /^Bail out! /);
+  t.is(lines[6], '{"family":"resv"}', 'the last request needs no newline');
 });
 
 test('waitForConsole resolves once the marker is written, even split across writes', async (t) => {
