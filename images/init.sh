@@ -36,7 +36,7 @@ dropbear -r /etc/dropbear/host_key -s -g -p 22 -P /run/dropbear.pid -E 2>>/tmp/d
 say "sshd started"
 # Nothing before SSH needs the rest: loopback, a default route, the pool's report (cat: sysctl
 # files return nothing at a non-zero offset, and read takes a byte at a time), the scratch
-# ext4 disk, whose modules are on node's disk, and a first node start. It runs at the lowest
+# ext4 disk, whose modules are on node's disk. It runs at the lowest
 # priority, so that it takes the one CPU only when nothing else wants it; the suites wait for
 # /run/mmatrix-ext4.done before they look for the ext4 disk.
 late() {
@@ -50,12 +50,6 @@ late() {
   fi
   say "scratch disk ready"
   touch /run/mmatrix-ext4.done
-  # node's first start pages its binary in from node's disk and has QEMU translate V8's
-  # startup code, ~3 s under TCG; done here, in what idle time the boot leaves, the first
-  # family's node starts warm. Nothing the cases measure moves with it: it takes no huge
-  # pages and no shmem, and the cases count anonymous memory by their own page tables.
-  node -e 0 >/dev/null 2>&1
-  say "node warm"
 }
 late &
 renice 19 -p $! >/dev/null

@@ -107,7 +107,7 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult
 /** One kernel of the run: prepared once, its families handed out to every guest that works
  * on it. A kernel gets a second guest when a worker has no kernel of its own left to take:
  * under TCG a guest keeps one core busy, so a run with fewer kernels than cores would leave a
- * core idle. Each family runs whole in one guest, in a fresh node process. */
+ * core idle. Each family runs whole in one guest; a guest's families run in its one node process. */
 interface KernelJob {
   spec: string;
   res: KernelResult;
