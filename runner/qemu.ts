@@ -52,10 +52,14 @@ export const netArgs = (c: GuestConfig) => [
   '-device', 'virtio-net-pci,netdev=net0,romfile=',
 ];
 
+/** Each disk with a 64-entry queue instead of 256. Until "virtio-blk: avoid preallocating big
+ * SGL for data" (2021, after 5.10) virtio_blk gave each of the queue's requests a scatterlist
+ * of seg_max entries (queue size - 2) and cleared it at init: 256 × 254 × 32 bytes, ~2 MB a
+ * disk. Under TCG 5.10's module step went 0.23 → 0.17 s (/init's stamps, medians of 5). */
 export const diskArgs = (c: GuestConfig) =>
   c.disks.flatMap((d, i) => [
     '-drive', `file=${d.file},if=none,id=disk${i},format=raw,${d.mode === 'ro' ? 'readonly=on' : 'snapshot=on'}`,
-    '-device', `virtio-blk-pci,drive=disk${i},romfile=`,
+    '-device', `virtio-blk-pci,drive=disk${i},romfile=,queue-size=64`,
   ]);
 
 export const consoleArgs = (c: GuestConfig) => ['-serial', `file:${c.consoleLog}`, '-monitor', 'none'];
