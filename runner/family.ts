@@ -1,9 +1,9 @@
 // One suite family in a guest (a request to the guest's node process), surviving the cases
 // that break it. The guest announces each case before running it (`# case <id>`), and each
-// finished case is handed on as it arrives. When the stream stops short — the kernel panicked and QEMU exited, the
-// connection dropped, or nothing came for the case timeout — the announced case is the
-// culprit: it is marked crash or timeout with the console's last lines, a fresh guest is
-// booted, and the family resumes after it.
+// finished case is handed on as it arrives. When the stream stops short — the kernel panicked
+// and QEMU exited, the connection dropped, or nothing came for the case timeout — the
+// announced case is the culprit: it is marked crash or timeout with the console's last lines,
+// a fresh guest is booted, and the family resumes after it.
 import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
 import { InfraError } from './errors.js';
 import { TapStream } from './tap.js';
