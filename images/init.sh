@@ -8,7 +8,6 @@
 # `mount -a` per fstab, one modprobe per module set, and busybox applets that run without an
 # exec (ip, mkdir, modprobe) rather than those that need one (ifconfig, mount, cat).
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-/bin/busybox --install -s /bin
 mount -i -a -T /etc/fstab.early
 say() { read -r up _ < /proc/uptime; echo "mmatrix: $* @$up"; }
 say "init"
