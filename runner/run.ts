@@ -139,9 +139,11 @@ async function prepare(job: KernelJob, o: RunOptions): Promise<Kernel> {
   return kernel;
 }
 
-/** Whether another guest would find a family to take: while the first guest has not started
- * one, it takes the first in the queue itself. */
-const wantsHelp = (job: KernelJob) => !job.res.error && !job.helperFailed && job.queue.length > (job.running.size === 0 ? 1 : 0);
+/** Whether another guest would find a family to take once booted: the guest already on the
+ * kernel takes the next family while the other boots, so it takes two waiting. With one left,
+ * the other guest's boot (4-5 s under TCG) outlasted the family it came for, and the run waited
+ * for it. */
+const wantsHelp = (job: KernelJob) => !job.res.error && !job.helperFailed && job.queue.length >= 2;
 
 const consoleName = (boot: number) => (boot === 1 ? 'console.log' : `console.${boot}.log`);
 
