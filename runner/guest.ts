@@ -30,6 +30,8 @@ export interface GuestFacts {
   hugepagesObtained: number;
   gigantic: number; // 1 GiB huge pages in the pool
   thp: string;
+  cmdline: string; // the kernel's command line
+  pageSize: number; // bytes
 }
 
 function freePort(): Promise<number> {
@@ -169,13 +171,17 @@ export class Guest {
     return this.ssh.exec(cmd, opts);
   }
 
+  /** What the run and the fingerprint record of the guest, read with one command. */
   async facts(): Promise<GuestFacts> {
     const r = await this.exec(
-      'uname -r; cat /proc/sys/vm/nr_hugepages; sed -n "s/^Hugepagesize: *\\([0-9]*\\).*/\\1/p" /proc/meminfo; cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none; cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0',
+      'uname -r; cat /proc/sys/vm/nr_hugepages; sed -n "s/^Hugepagesize: *\\([0-9]*\\).*/\\1/p" /proc/meminfo; cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none; cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0; cat /proc/cmdline; awk \'/^KernelPageSize/ {print $2; exit}\' /proc/self/smaps',
     );
-    const [release, obtained, hp, thp, gig] = r.stdout.trim().split('\n');
+    const [release, obtained, hp, thp, gig, cmdline, pageKb] = r.stdout.trim().split('\n');
     const mode = /\[(\w+)\]/.exec(thp ?? '')?.[1] ?? 'none';
-    return { release, hugepagesObtained: Number(obtained) || 0, hugePageKb: Number(hp) || 0, thp: mode, gigantic: Number(gig) || 0 };
+    return {
+      release, hugepagesObtained: Number(obtained) || 0, hugePageKb: Number(hp) || 0, thp: mode, gigantic: Number(gig) || 0,
+      cmdline: cmdline ?? '', pageSize: Number(pageKb) * 1024 || 4096,
+    };
   }
 
   /** One request to the guest's node process (suites/main.ts), started on the first request

@@ -15,7 +15,7 @@ import type { Family } from '../suites/families.js';
 import { accelPlan, type AccelChoice } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
 import { InfraError } from './errors.js';
-import { Guest, poolDrift, type Pools } from './guest.js';
+import { Guest, poolDrift, type GuestFacts, type Pools } from './guest.js';
 import { runFamily } from './family.js';
 import type { KernelProgress } from './progress.js';
 
@@ -57,16 +57,14 @@ function configHash(k: Kernel): string | null {
 
 let qemuVersion: Promise<string> | null = null;
 
-async function fingerprint(g: Guest, k: Kernel, accel: string, release: string, obtained: Pools, suite: string): Promise<Fingerprint> {
+async function fingerprint(facts: GuestFacts, k: Kernel, accel: string, obtained: Pools, suite: string): Promise<Fingerprint> {
   qemuVersion ??= new Promise((resolve) =>
     execFile('qemu-system-x86_64', ['--version'], (err, out) => resolve(err ? 'unknown' : (/version (\S+)/.exec(out)?.[1] ?? 'unknown'))),
   );
-  const r = await g.exec("cat /proc/cmdline; awk '/^KernelPageSize/ {print $2; exit}' /proc/self/smaps");
-  const [cmdline, pageKb] = r.stdout.trim().split('\n');
   const pools = Object.fromEntries(Object.entries(obtained).map(([size, p]) => [size, p.free]));
   return {
-    release, kernelId: k.id, configHash: configHash(k), cmdline: cmdline ?? '', pools,
-    pageSize: Number(pageKb) * 1024 || 4096, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suite,
+    release: facts.release, kernelId: k.id, configHash: configHash(k), cmdline: facts.cmdline, pools,
+    pageSize: facts.pageSize, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suite,
   };
 }
 
@@ -177,7 +175,7 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
     }
     o.log(`${facts.release}: ${first ? '' : 'another guest: '}SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
     const baseline = await guest.pools();
-    if (first) res.fingerprint = await fingerprint(guest, kernel, res.accel ?? '', facts.release, baseline, guestCode.version);
+    if (first) res.fingerprint = await fingerprint(facts, kernel, res.accel ?? '', baseline, guestCode.version);
     for (let family = job.queue.shift(); family && !res.error; family = job.queue.shift()) {
       took = true;
       const t0 = Date.now();
