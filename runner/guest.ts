@@ -109,6 +109,10 @@ export async function waitForConsole(path: string, marker: string, deadline: num
   }
 }
 
+// mmatrix's own tests need a guest that never boots, on any machine speed: with
+// MMATRIX_TEST_FAULT=boot-stopped QEMU starts with its CPU stopped (-S), so no timeout races a boot.
+export const injectedBootFault = (env = process.env): string[] => (env.MMATRIX_TEST_FAULT === 'boot-stopped' ? ['-S'] : []);
+
 export class Guest {
   private ssh: Ssh | null = null;
   private server: Server | null = null; // the guest's node process, answering requests
@@ -136,7 +140,7 @@ export class Guest {
     };
     rmSync(o.consoleLog, { force: true }); // waitForConsole must not read an earlier boot's
     const t0 = Date.now();
-    const proc = spawn(o.qemu ?? 'qemu-system-x86_64', qemuArgs(config), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(o.qemu ?? 'qemu-system-x86_64', [...qemuArgs(config), ...injectedBootFault()], { stdio: ['ignore', 'ignore', 'pipe'] });
     track(proc);
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

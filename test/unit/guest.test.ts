@@ -3,7 +3,7 @@ import { caseFilter } from '../../guest/pattern.js';
 import { appendFileSync, closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
+import { injectedBootFault, parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
 import { doneCode, serve } from '../../guest/serve.js';
 import { gigantic } from '../../runner/run.js';
 
@@ -59,4 +59,10 @@ test('waitForConsole fails as a boot error when QEMU is gone or the deadline pas
   const file = join(mkdtempSync(join(tmpdir(), 'mm-con-')), 'console.log');
   await t.throwsAsync(waitForConsole(file, 'marker', Date.now() + 5000, () => false, 5), { message: /QEMU exited before the guest answered SSH/ });
   await t.throwsAsync(waitForConsole(file, 'marker', Date.now() + 30, () => true, 5), { message: /did not answer SSH before the boot timeout/ });
+});
+
+test('the injected boot fault holds QEMU stopped, and only when asked for', (t) => {
+  t.deepEqual(injectedBootFault({ MMATRIX_TEST_FAULT: 'boot-stopped' }), ['-S']);
+  t.deepEqual(injectedBootFault({}), []);
+  t.deepEqual(injectedBootFault({ MMATRIX_TEST_FAULT: 'other' }), []);
 });
