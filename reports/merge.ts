@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../images/apt.js';
 import { versionOf } from './expectations.js';
+import { resultsProblem } from './validate.js';
 import { RESULTS_SCHEMA, type CaseResult, type KernelResult, type Results } from './results.js';
 
 /** The run folder a path names: the folder itself, or the one holding a results.json. */
@@ -19,6 +20,8 @@ export function loadResults(path: string): Results {
     throw new InputError(`'${file}' is not JSON: ${(e as Error).message}`);
   }
   if (r?.schema !== RESULTS_SCHEMA) throw new InputError(`'${file}' has schema '${String(r?.schema)}'; this mmatrix reads ${RESULTS_SCHEMA}`);
+  const problem = resultsProblem(r);
+  if (problem) throw new InputError(`'${file}' is not a valid ${RESULTS_SCHEMA}: ${problem}`);
   return r;
 }
 

@@ -1,6 +1,6 @@
 // The run folder: runs/<id>/ with results.json, matrix.md and per guest its console log
 // and raw TAP; runs/latest points at the newest. Files are written whole and renamed.
-import { appendFileSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { renderHtml } from './html.js';
 import { renderJunit } from './junit.js';
@@ -23,6 +23,15 @@ export function writeReports(dir: string, r: Results): void {
   writeAtomic(join(dir, 'matrix.md'), renderMarkdown(r));
   writeAtomic(join(dir, 'matrix.html'), renderHtml(r));
   writeAtomic(join(dir, 'junit.xml'), renderJunit(r));
+}
+
+/** runs/latest -> id, replaced atomically (a new link renamed over the old): two runs started
+ * at once both succeed, one of them is latest, and latest never points at itself. */
+export function pointLatest(root: string, id: string): void {
+  if (id === 'latest') throw new Error('a run folder cannot be called latest');
+  const tmp = join(root, `.latest-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  symlinkSync(id, tmp);
+  renameSync(tmp, join(root, 'latest'));
 }
 
 export class RunFolder {
@@ -49,14 +58,7 @@ export class RunFolder {
     }
     this.id = id;
     this.dir = resolve(root, id);
-    const latest = join(root, 'latest');
-    try {
-      readlinkSync(latest);
-      rmSync(latest);
-    } catch {
-      /* no link yet */
-    }
-    symlinkSync(this.id, latest);
+    pointLatest(root, this.id);
   }
 
   guestDir(kernelId: string): string {

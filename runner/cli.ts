@@ -3,12 +3,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { InputError } from '../images/apt.js';
+import { InfraError } from './errors.js';
 import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
 import { Expectations } from '../reports/expectations.js';
 import { RunFolder, newRunId, writeReports } from '../reports/runfolder.js';
 import { gate, loadAllowlist } from '../reports/diff.js';
 import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { brokenCases, poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
@@ -21,12 +22,12 @@ import { chooseProgress, plainProgress } from './progress.js';
 import { kernelSubtest, tapHeader } from '../reports/tap14.js';
 import { GUEST_DEFAULTS } from './qemu.js';
 import { autoJobs, run } from './run.js';
-import { availableParallelism, freemem } from 'node:os';
+import { availableParallelism, freemem, tmpdir } from 'node:os';
 import { bench, benchMarkdown } from './bench.js';
 
 export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie', 'debian:sid', 'debian:experimental'];
 
-const EXIT = { ok: 0, deviation: 1, incomplete: 2, sigint: 130, sigterm: 143 } as const;
+const EXIT = { ok: 0, deviation: 1, incomplete: 2, internal: 3, sigint: 130, sigterm: 143 } as const;
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -77,7 +78,7 @@ interface RunFlags {
 
 /** The run folder and results to finish, with the options it was started with. */
 function resumeFrom(path: string, f: RunFlags): { folder: RunFolder; results: Results } {
-  const dir = resolve(runDir(path));
+  const dir = realpathSync(resolve(runDir(path))); // runs/latest names the folder it points at
   const results = withJournal(loadResults(dir), dir);
   const o = results.options;
   if (!o) throw new InputError(`run '${path}' records no options, so it cannot be resumed`);
@@ -165,7 +166,7 @@ export function program(): Command {
   const p = new Command('mmatrix')
     .description('Linux memory-management semantics across kernels, observed in real QEMU guests')
     .showSuggestionAfterError(true)
-    .addHelpText('after', `\nExamples:\n  mmatrix run                                  the five Debian kernels, every suite\n  mmatrix run -k debian:bookworm -s zap        one kernel, one suite\n  mmatrix show madv_dontneed.hugetlbfs-private what that case did on each kernel of runs/latest\n  mmatrix diff runs/base runs/latest           the gate, by hand\n\nExit codes: 0 conformant, 1 deviation / pool leak / crash / unexplained change, 2 incomplete or bad input, 130/143 interrupted.`)
+    .addHelpText('after', `\nExamples:\n  mmatrix run                                  the five Debian kernels, every suite\n  mmatrix run -k debian:bookworm -s zap        one kernel, one suite\n  mmatrix show madv_dontneed.hugetlbfs-private what that case did on each kernel of runs/latest\n  mmatrix diff runs/base runs/latest           the gate, by hand\n\nExit codes: 0 conformant, 1 deviation / pool leak / crash / unexplained change, 2 incomplete or bad input, 3 internal error (a bug: the log it names holds the stack), 130/143 interrupted.`)
     .exitOverride();
   p.command('run')
     .description('boot each kernel, run the suites, write a run folder (matrix.html, matrix.md, junit.xml, results.json)')
@@ -301,9 +302,43 @@ export function program(): Command {
   return p;
 }
 
-async function main(): Promise<void> {
+/** A bug, not a verdict: one line on stderr naming a log that holds the stack and every cause. */
+function internalError(e: unknown): void {
+  const log = join(tmpdir(), `mmatrix-error-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
+  const chain: string[] = [];
+  for (let c: unknown = e, depth = 0; c !== undefined && depth < 10; c = (c as { cause?: unknown }).cause, depth++) {
+    chain.push(`${depth ? 'caused by: ' : ''}${c instanceof Error ? (c.stack ?? c.message) : String(c)}`);
+  }
   try {
-    await program().parseAsync(process.argv);
+    writeFileSync(log, `mmatrix ${process.argv.slice(2).join(' ')}\n\n${chain.join('\n\n')}\n`);
+  } catch {
+    /* the one line below still says what happened */
+  }
+  const first = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`mmatrix: internal error: ${first.split('\n')[0]} (stack in ${log})\n`);
+  process.exitCode = EXIT.internal;
+}
+
+/** The command a user named, when it is not one of mmatrix's: commander would print the global
+ * help for `mmatrix bisect --help` and exit 0. */
+export function unknownCommand(p: Command, argv: string[]): string | null {
+  const first = argv.find((a) => !a.startsWith('-'));
+  if (first === undefined || first === 'help' || p.commands.some((c) => c.name() === first || c.aliases().includes(first))) return null;
+  return first;
+}
+
+async function main(): Promise<void> {
+  process.on('uncaughtException', internalError);
+  process.on('unhandledRejection', internalError);
+  const p = program();
+  const unknown = unknownCommand(p, process.argv.slice(2));
+  if (unknown !== null) {
+    process.stderr.write(`mmatrix: unknown command '${unknown}' (commands: ${p.commands.map((c) => c.name()).join(', ')})\n`);
+    process.exitCode = EXIT.incomplete;
+    return;
+  }
+  try {
+    await p.parseAsync(process.argv);
   } catch (e) {
     const err = e as { code?: string; exitCode?: number; message?: string };
     if (err.code?.startsWith('commander.')) {
@@ -315,7 +350,12 @@ async function main(): Promise<void> {
       process.exitCode = EXIT.incomplete;
       return;
     }
-    throw e;
+    if (e instanceof InfraError) {
+      process.stderr.write(`mmatrix: ${e.phase}: ${e.message.split('\n')[0]}\n`);
+      process.exitCode = EXIT.incomplete;
+      return;
+    }
+    internalError(e);
   }
 }
 

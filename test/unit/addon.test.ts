@@ -1,6 +1,7 @@
 // The guest addon, exercised on the host kernel: guarded access and errno names.
 import test from 'ava';
 import { K, mm } from '../../guest/native.js';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 const RW = K.PROT_READ | K.PROT_WRITE;
 const len = 4 * 4096;
@@ -29,8 +30,11 @@ test('pagemap counts a shared memfd\'s pages and the zero page as present, not a
   mm.munmap(shared.addr!, len);
   mm.munmap(priv.addr!, len);
   const zero = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
-  t.is(mm.scan(zero.addr!, len, 1).zero, 4); // read faults map the shared zero page
-  t.like(mm.pagemap(zero.addr!, len), { present: 4, anon: 0 });
+  t.is(mm.scan(zero.addr!, len, 1).zero, 4); // read faults map the shared zero page, where the kernel has one
+  // Some hosts' kernels allocate a page per read fault (four PFNs, not one): the addon must count
+  // those as anonymous. The guests' Debian kernels map the zero page.
+  const zeroPage = new Set(pfns(zero.addr!, len / 4096)).size === 1;
+  t.like(mm.pagemap(zero.addr!, len), { present: 4, anon: zeroPage ? 0 : 4 });
   mm.munmap(zero.addr!, len);
 });
 
@@ -64,3 +68,15 @@ test('a part of a mapping is compared with the pattern written at its offset', (
   t.like(mm.scan(part, 8192, 9, 8192), { pattern: 1, faulted: 1, signal: 'SIGSEGV', offset: 0 });
   mm.munmap(m.addr!, len);
 });
+
+/** The page frame numbers /proc/self/pagemap gives for `pages` pages from `addr` (bits 0-54; root sees them). */
+function pfns(addr: bigint, pages: number): bigint[] {
+  const fd = openSync('/proc/self/pagemap', 'r');
+  try {
+    const buf = Buffer.alloc(8 * pages);
+    readSync(fd, buf, 0, buf.length, (addr / 4096n) * 8n);
+    return Array.from({ length: pages }, (_, i) => buf.readBigUInt64LE(8 * i) & ((1n << 55n) - 1n));
+  } finally {
+    closeSync(fd);
+  }
+}

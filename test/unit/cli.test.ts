@@ -88,3 +88,23 @@ test('a case pattern that matches no case is refused with the nearest ids', (t) 
   t.is(r.status, 2);
   t.regex(r.stderr, /no case matches 'madv_dontned\.hugetlbfs-private' \(did you mean madv_dontneed\.hugetlbfs-private/);
 });
+
+test('an unknown command is named, even with --help, and exits 2', (t) => {
+  const r = cli('bisect', '--help');
+  t.is(r.status, 2);
+  t.is(r.stderr.trim().split('\n').length, 1);
+  t.regex(r.stderr, /^mmatrix: unknown command 'bisect' \(commands: run, /);
+  t.is(cli('--help').status, 0);
+});
+
+test('a results.json that is JSON but not a results set is bad input for report, show, diff and merge', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-bad-'));
+  const file = join(dir, 'results.json');
+  writeFileSync(file, JSON.stringify({ schema: 'mmatrix.results/1', runId: 'r', started: 's', finished: null, complete: true, kernels: [{}] }));
+  for (const args of [['report', dir], ['show', 'x', '-r', file], ['diff', file, file], ['merge', file, '-o', join(dir, 'm')]]) {
+    const r = cli(...args);
+    t.is(r.status, 2, args.join(' '));
+    t.regex(r.stderr, /^mmatrix: '.*results\.json' is not a valid mmatrix\.results\/1: \/kernels\/0 /, args.join(' '));
+    t.is(r.stderr.trim().split('\n').length, 1, 'one line, no stack');
+  }
+});
