@@ -97,12 +97,20 @@ export function checkComparable(diffs: KernelDiff[], force: boolean): void {
   }
 }
 
-export const gateFails = (diffs: KernelDiff[]) => diffs.some((d) => d.crashes.length > 0 || d.changes.some((c) => c.class === 'unexplained'));
+/** Kernels of the baseline that the candidate lacks: MISS, and the gate fails (a kernel's job died). */
+export function missingKernels(base: Results, cand: Results): KernelResult[] {
+  if (base.kernels.length === 1 && cand.kernels.length === 1) return [];
+  return base.kernels.filter((b) => !cand.kernels.some((c) => c.spec === b.spec));
+}
+
+export const gateFails = (diffs: KernelDiff[], missing: KernelResult[] = []) =>
+  missing.length > 0 || diffs.some((d) => d.crashes.length > 0 || d.changes.some((c) => c.class === 'unexplained'));
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
-export function renderDiff(diffs: KernelDiff[]): string {
+export function renderDiff(diffs: KernelDiff[], missing: KernelResult[] = []): string {
   const lines: string[] = [];
+  for (const k of missing) lines.push(`## ${esc(kernelTitle(k))}: MISS`, '', 'In the baseline, absent from the candidate: its run never reported.', '');
   for (const d of diffs) {
     const n = (k: ChangeClass) => d.changes.filter((c) => c.class === k).length;
     const pair = [d.base, d.cand];
@@ -117,7 +125,7 @@ export function renderDiff(diffs: KernelDiff[]): string {
     if (d.crashes.length) lines.push('', '### Crashes', '', ...d.crashes.map((c) => `- ${esc(c)}`));
     lines.push('');
   }
-  lines.push(gateFails(diffs) ? '**Gate: FAIL** (an unexplained change or a crash)' : '**Gate: pass**');
+  lines.push(gateFails(diffs, missing) ? '**Gate: FAIL** (an unexplained change, a crash or a missing kernel)' : '**Gate: pass**');
   return lines.join('\n') + '\n';
 }
 
@@ -132,5 +140,6 @@ export function gate(
 ): { diffs: KernelDiff[]; markdown: string; fails: boolean } {
   const diffs = pairKernels(base, cand).map(([b, c]) => diffKernels(b, c, x, allow));
   checkComparable(diffs, force);
-  return { diffs, markdown: renderDiff(diffs), fails: gateFails(diffs) };
+  const missing = missingKernels(base, cand);
+  return { diffs, markdown: renderDiff(diffs, missing), fails: gateFails(diffs, missing) };
 }

@@ -2,6 +2,7 @@
 import type { Observation } from '../guest/schema.js';
 import type { Verdict } from './expectations.js';
 import type { Fingerprint } from './fingerprint.js';
+import { outcomeRow } from './outcome.js';
 
 export const RESULTS_SCHEMA = 'mmatrix.results/1' as const;
 
@@ -85,28 +86,9 @@ export function poolLeaks(k: KernelResult): CaseResult[] {
   return k.cases.filter((c) => c.observation?.poolBalanced === false);
 }
 
-/** KCIDB's status model, worst first: FAIL (the kernel did wrong: a deviation, a crash, a
- * pool leak, a BUG/WARNING logged during the case), ERROR (the harness or the test did: a case error, a hung test), MISS (never
- * ran), PASS (conforms), DONE (ran, nothing to judge it by), SKIP (cannot run here). */
-export const KCIDB = ['FAIL', 'ERROR', 'MISS', 'PASS', 'DONE', 'SKIP'] as const;
-export type KcidbStatus = (typeof KCIDB)[number];
+export { KCIDB, type Kcidb as KcidbStatus } from './outcome.js';
 
-export function kcidbStatus(c: CaseResult | undefined): KcidbStatus {
-  if (!c) return 'MISS';
-  switch (c.status) {
-    case 'skip':
-      return 'SKIP';
-    case 'error':
-      return 'ERROR';
-    case 'crash':
-      return 'FAIL';
-    case 'timeout':
-      return /^hung test/.test(c.reason ?? '') ? 'ERROR' : 'FAIL';
-    default:
-      if (c.verdict?.status === 'deviation' || c.observation?.poolBalanced === false || c.observation?.kernel?.log.length) return 'FAIL';
-      return c.verdict?.status === 'conformant' ? 'PASS' : 'DONE';
-  }
-}
+export const kcidbStatus = (c: CaseResult | undefined) => outcomeRow(c).kcidb;
 
 /** Crashed and timed-out cases: the kernel (or a test) broke the guest there. */
 export const brokenCases = (k: KernelResult) => k.cases.filter((c) => c.status === 'crash' || c.status === 'timeout');

@@ -1,7 +1,8 @@
 // One merged TAP 14 stream for CI systems that read TAP: a subtest per kernel, a point per
-// case. A point is `not ok` when its KCIDB status is FAIL or ERROR; a SKIP carries its
+// case. A point is `ok` or `not ok` as outcome.ts says; a SKIP carries its
 // reason; each point's YAML block gives the status, the label and what was expected.
-import { kcidbStatus, kernelTitle, type KernelResult } from './results.js';
+import { outcomeRow } from './outcome.js';
+import { kernelTitle, type KernelResult } from './results.js';
 
 const q = (s: string) => JSON.stringify(s);
 
@@ -10,8 +11,7 @@ export const tapHeader = (kernels: number) => `TAP version 14\n1..${kernels}\n`;
 export function kernelSubtest(k: KernelResult, n: number): string {
   const title = kernelTitle(k);
   const points = k.cases.map((c, i) => {
-    const status = kcidbStatus(c);
-    const ok = status !== 'FAIL' && status !== 'ERROR';
+    const { kcidb: status, tapOk: ok } = outcomeRow(c);
     const skip = c.status === 'skip' ? ` # SKIP ${(c.reason ?? '').replace(/\n/g, ' ')}` : '';
     const yaml = [`status: ${q(status)}`];
     if (c.observation) yaml.push(`label: ${q(c.observation.label)}`);
@@ -21,6 +21,6 @@ export function kernelSubtest(k: KernelResult, n: number): string {
     return [`    ${ok ? 'ok' : 'not ok'} ${i + 1} - ${c.id}${skip}`, ...block];
   });
   if (k.error) points.push([`    not ok ${k.cases.length + 1} - (run)`, '      ---', `      reason: ${q(`${k.error.phase}: ${k.error.message}`)}`, '      ...']);
-  const failed = k.error !== null || k.cases.some((c) => ['FAIL', 'ERROR'].includes(kcidbStatus(c)));
+  const failed = k.error !== null || k.cases.some((c) => !outcomeRow(c).tapOk);
   return [`# Subtest: ${title}`, `    1..${points.length}`, ...points.flat(), `${failed ? 'not ok' : 'ok'} ${n} - ${title}`].join('\n') + '\n';
 }

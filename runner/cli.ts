@@ -10,6 +10,7 @@ import { RunFolder, newRunId, writeReports } from '../reports/runfolder.js';
 import { gate, loadAllowlist } from '../reports/diff.js';
 import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { runExit } from '../reports/outcome.js';
 import { brokenCases, poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
 import { FAMILIES, isFamily, type Family } from '../suites/families.js';
 import type { AccelChoice } from './accel.js';
@@ -150,16 +151,15 @@ async function runCommand(f: RunFlags): Promise<number> {
     writeFileSync(join(folder.dir, 'diff.md'), md);
     log(`\n${md}`);
     log(`gate: ${relative(process.cwd(), folder.dir)}/diff.md`);
-    return g.fails ? EXIT.deviation : results.complete ? EXIT.ok : EXIT.incomplete;
+    return g.fails ? EXIT.deviation : runExit(results.kernels, results.complete, true);
   }
-  if (!results.complete) return EXIT.incomplete;
   const deviations = results.kernels.reduce((n, k) => n + verdictCounts(k).deviation, 0);
   const leaks = results.kernels.reduce((n, k) => n + poolLeaks(k).length + (k.poolDrift?.length ?? 0), 0);
   const broken = results.kernels.reduce((n, k) => n + brokenCases(k).length, 0);
   if (deviations) log(`${deviations} deviation(s) from the expectation table`);
   if (leaks) log(`${leaks} hugetlb pool leak(s): see matrix.md`);
   if (broken) log(`${broken} case(s) crashed or hung the guest: see matrix.md`);
-  return deviations || leaks || broken ? EXIT.deviation : EXIT.ok;
+  return runExit(results.kernels, results.complete);
 }
 
 export function program(): Command {
