@@ -1,10 +1,10 @@
 // A private apt for one Debian suite: its own sources list, state and cache folders
 // under the cache, so the system's apt configuration is never touched. apt verifies
 // the archive signatures with Debian's keyring as usual.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { cachePath, fileStamp } from './cache.js';
+import { cachePath, fileStamp, withLock } from './cache.js';
 
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
@@ -41,7 +41,13 @@ export function aptSuite(suite: string, sources = false): AptSuite {
   }
   const status = join(dir, 'state/status');
   if (!existsSync(status)) writeFileSync(status, '');
-  writeFileSync(join(dir, 'etc/sources.list'), `${sources ? 'deb-src' : 'deb'} [signed-by=${KEYRING}] ${systemMirror()} ${suite} main\n`);
+  // Rewritten only when it changes, and whole: another run's apt may be reading it.
+  const list = join(dir, 'etc/sources.list');
+  const line = `${sources ? 'deb-src' : 'deb'} [signed-by=${KEYRING}] ${systemMirror()} ${suite} main\n`;
+  if (!existsSync(list) || readFileSync(list, 'utf8') !== line) {
+    writeFileSync(`${list}.tmp-${process.pid}`, line);
+    renameSync(`${list}.tmp-${process.pid}`, list);
+  }
   const o = (k: string, v: string) => ['-o', `${k}=${v}`];
   return {
     suite: name,
@@ -80,7 +86,9 @@ export async function oncePerLists<T>(a: AptSuite, file: string, compute: () => 
     if (r.stamp === stamp && r.value !== undefined) return r.value;
   }
   const value = await compute();
-  writeFileSync(saved, JSON.stringify({ stamp, value }));
+  const tmp = `${saved}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ stamp, value }));
+  renameSync(tmp, saved); // a run reading it at the same time sees the old answer or the new
   return value;
 }
 
@@ -98,6 +106,10 @@ function hasLists(a: AptSuite): boolean {
 /** Fetch the suite's package lists, unless they are there already (or `refresh`). */
 export async function aptUpdate(a: AptSuite, refresh = false): Promise<boolean> {
   if (!refresh && hasLists(a)) return false;
+  return withLock(cachePath('apt', a.suite, 'update'), async () => (!refresh && hasLists(a) ? false : aptUpdateLocked(a)));
+}
+
+async function aptUpdateLocked(a: AptSuite): Promise<boolean> {
   if (!existsSync(KEYRING)) throw new InputError(`${KEYRING} missing: install debian-archive-keyring`);
   const r = await $({ nothrow: true, quiet: true })`apt-get ${a.options} -q update`;
   if (r.exitCode !== 0 || !hasLists(a)) {
@@ -143,11 +155,23 @@ export async function aptDownload(a: AptSuite, name: string, version: string, di
   // amd64 for kernels, all for architecture-independent packages (virtme-ng).
   const found = () => ['amd64', 'all'].map((arch) => join(dir, `${name}_${version.replace(/:/g, '%3a')}_${arch}.deb`)).find((f) => existsSync(f));
   if (found()) return found()!;
-  starting();
-  const r = await $({ nothrow: true, quiet: true, cwd: dir })`apt-get ${a.options} -q download ${`${name}=${version}`}`;
-  const file = found();
-  if (r.exitCode !== 0 || !file) {
-    throw new InputError(`download of ${name} ${version} failed: ${r.stderr.trim().split('\n').pop()}`);
-  }
-  return file;
+  // apt-get download writes the .deb in place: one process at a time per package, in a folder
+  // of its own, renamed beside the others when whole.
+  return withLock(join(dir, `${name}_${version}`), async () => {
+    if (found()) return found()!;
+    starting();
+    const tmp = mkdtempSync(join(dir, '.download-'));
+    chmodSync(tmp, 0o755); // apt downloads as its _apt user
+    try {
+      const r = await $({ nothrow: true, quiet: true, cwd: tmp })`apt-get ${a.options} -q download ${`${name}=${version}`}`;
+      const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'));
+      if (r.exitCode !== 0 || !deb) throw new InputError(`download of ${name} ${version} failed: ${r.stderr.trim().split('\n').pop()}`);
+      renameSync(join(tmp, deb), join(dir, deb));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const file = found();
+    if (!file) throw new InputError(`download of ${name} ${version} gave no ${name}_*.deb`);
+    return file;
+  });
 }
