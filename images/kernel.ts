@@ -29,13 +29,19 @@ export interface Kernel {
   config: string | null; // the build's .config, where it ships one (its hash goes into the fingerprint)
 }
 
-/** Where a packaged kernel keeps its .config: Debian's boot/config-<release> (≤ 6.12; modules
- * under lib/modules or usr/lib/modules), else beside the modules (7.x). */
+/** The one rule for where an unpacked kernel package keeps its files: the package root is
+ * three folders above the modules (lib/modules/<release>) or four (usr/lib/modules/<release>,
+ * trixie on), and a file is in the root's boot/ as `<name>-<release>` (≤ 6.12) or beside the
+ * modules as `<name>` (7.x). */
+export function packagedFile(modulesDir: string, release: string, name: 'vmlinuz' | 'config'): string | null {
+  const boot = ['../../..', '../../../..'].map((up) => join(modulesDir, up, 'boot', `${name}-${release}`));
+  return [...boot, join(modulesDir, name)].find((f) => existsSync(f)) ?? null;
+}
+
+/** Where a kernel keeps its .config: where the package rule says, or a build tree's. */
 export function configOf(modulesDir: string | null, release: string): string | null {
   if (!modulesDir) return null;
-  const boot = ['../../../boot', '../../../../boot'].map((up) => join(modulesDir, up, `config-${release}`));
-  const candidates = [...boot, join(modulesDir, 'build/.config'), join(modulesDir, 'config')];
-  return candidates.find((f) => existsSync(f)) ?? null;
+  return packagedFile(modulesDir, release, 'config') ?? (existsSync(join(modulesDir, 'build/.config')) ? join(modulesDir, 'build/.config') : null);
 }
 
 export function parseKernelSpec(text: string): KernelSpec {
@@ -98,7 +104,7 @@ export async function unpackDebian(debs: string[], dir: string): Promise<Unpacke
   if (!modRoot) throw new InputError('kernel package has no modules folder');
   const release = readdirSync(modRoot)[0];
   const modulesDir = join(modRoot, release);
-  const vmlinuz = [join(root, 'boot', `vmlinuz-${release}`), join(modulesDir, 'vmlinuz')].find(existsSync);
+  const vmlinuz = packagedFile(modulesDir, release, 'vmlinuz');
   if (!vmlinuz) throw new InputError(`kernel package for ${release} has no vmlinuz`);
   // depmod looks under <base>/lib/modules; the usr/lib layout needs a lib -> usr/lib link.
   if (!existsSync(join(root, 'lib'))) symlinkSync('usr/lib', join(root, 'lib'));

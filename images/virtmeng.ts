@@ -1,12 +1,11 @@
 // virtme-ng, for the benchmark's comparison only: Debian's package from sid, fetched with the
 // private apt configuration and unpacked into the cache (nothing is installed on the host;
 // it needs python3-argcomplete and python3-requests from the host's own packages).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
 import { aptDownload, aptShow, aptSuite, aptUpdate, InputError } from './apt.js';
 import { buildOnce, cachePath } from './cache.js';
-import type { Kernel } from './kernel.js';
+import { packagedFile, type Kernel } from './kernel.js';
 
 export interface Vng {
   version: string;
@@ -41,8 +40,7 @@ export async function virtmeNg(log: (s: string) => void): Promise<Vng> {
 /** The kernel image virtme-ng wants: one with a lib/modules tree beside it (it finds the modules from there). */
 export function vngKernelImage(k: Kernel): string {
   if (!k.modulesDir) throw new InputError(`${k.spec}: virtme-ng needs the kernel's modules`);
-  const candidates = [join(k.modulesDir, '../../../boot', `vmlinuz-${k.release}`), join(k.modulesDir, 'vmlinuz')];
-  const hit = candidates.find((f) => existsSync(f));
+  const hit = packagedFile(k.modulesDir, k.release, 'vmlinuz');
   if (!hit) throw new InputError(`${k.spec}: no vmlinuz beside its modules for virtme-ng`);
   return hit;
 }

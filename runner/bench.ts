@@ -39,6 +39,7 @@ export interface BenchRow {
   firstCommand: number[]; // with --vng: QEMU start to the output of a first command over SSH
   vng: number[]; // and virtme-ng's start to the output of the same command
   vngVersion?: string;
+  error?: string; // the kernel could not be benched: why (the others' figures are kept)
 }
 
 const MARK = 'mmatrix-first-command';
@@ -179,7 +180,26 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
   const vng = withVng ? await virtmeNg(log) : null;
   const floor = await floorImage();
   const rows: BenchRow[] = [];
+  const save = (totals: Totals | null = null) => {
+    writeFileSync(join(dir, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), repeat, rows, totals }, null, 2) + '\n');
+    writeFileSync(join(dir, 'bench.md'), benchMarkdown(rows, repeat, totals));
+  };
   for (const spec of specs) {
+    try {
+      rows.push(await benchKernel(spec));
+    } catch (e) {
+      // One kernel's failure is reported; the figures of the others are kept.
+      const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      log(`${spec}: bench failed: ${message}`);
+      rows.push({ kernel: spec, release: spec, accel, floor: [], ssh: [], cacheHitMs: 0, suites: [], firstCommand: [], vng: [], error: message });
+    }
+    save();
+  }
+  const totals = o.totals ? await runTotals(specs, dir, log) : null;
+  save(totals);
+  return { rows, totals };
+
+  async function benchKernel(spec: string): Promise<BenchRow> {
     await buildImage(await prepareKernel(spec, false, log)); // fetch and build outside the figures
     const t0 = performance.now();
     const k = await prepareKernel(spec, false, log);
@@ -213,12 +233,8 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
       }
       log(`${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s`);
     }
-    rows.push(row);
+    return row;
   }
-  const totals = o.totals ? await runTotals(specs, dir, log) : null;
-  writeFileSync(join(dir, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), repeat, rows, totals }, null, 2) + '\n');
-  writeFileSync(join(dir, 'bench.md'), benchMarkdown(rows, repeat, totals));
-  return { rows, totals };
 }
 
 const minutes = (s: number) => (s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s`);
@@ -230,6 +246,8 @@ export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals |
     '| kernel | accel | boot to /init (busybox only) | boot to SSH ready | ratio | cache hit |',
     '|---|---|---|---|---|---|',
   ];
+  for (const r of rows.filter((x) => x.error)) lines.push(`| ${r.kernel} | ${r.accel} | failed: ${r.error} | | | |`);
+  rows = rows.filter((x) => !x.error);
   for (const r of rows) {
     const f = median(r.floor);
     const s = median(r.ssh);

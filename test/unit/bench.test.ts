@@ -21,3 +21,11 @@ test('bench figures: suites in one guest, and the whole run of a kernel with its
   t.regex(md, /\| 6\.1\.0-50-amd64 \| all, after boot \| 10\.00 s \| 204 \| 20\.4 \|/);
   t.regex(md, /\| 6\.1\.0-50-amd64 \| 21\.00 s \| 4\.00 s \| 453 \| 26\.6 \|/);
 });
+
+test('bench figures: a kernel that failed is listed with why, the others keep their figures', (t) => {
+  const failed: BenchRow = { ...row, kernel: 'debian:trixie', release: 'debian:trixie', floor: [], ssh: [], error: 'no vmlinuz' };
+  const md = benchMarkdown([row, failed], 3);
+  t.regex(md, /\| debian:trixie \| tcg \| failed: no vmlinuz \|/);
+  t.regex(md, /\| 6\.1\.0-50-amd64 \| tcg \| 3\.30 s \| 4\.60 s \| 1\.39 \| 2 ms \|/);
+  t.notRegex(md, /NaN/);
+});

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { parse822 } from '../../images/apt.js';
 import { pickKernel, suiteOfVersion } from '../../images/debian.js';
-import { configOf, parseKernelSpec, unpackDebian } from '../../images/kernel.js';
+import { configOf, packagedFile, parseKernelSpec, unpackDebian, type Kernel } from '../../images/kernel.js';
+import { vngKernelImage } from '../../images/virtmeng.js';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,4 +82,16 @@ test('a packaged kernel .config is found under boot/ whether modules are in lib/
     t.is(configOf(join(root, mods), mods.split('/').pop()!), join(root, config));
   }
   t.is(configOf(null, '6.1'), null);
+});
+
+test('one rule finds a packaged vmlinuz for boot and virtme-ng alike, in every layout', (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'mmatrix-vmlinuz-'));
+  for (const [mods, image] of [['usr/lib/modules/6.12.1', 'boot/vmlinuz-6.12.1'], ['lib/modules/6.1.1', 'boot/vmlinuz-6.1.1'], ['usr/lib/modules/7.3', 'usr/lib/modules/7.3/vmlinuz']]) {
+    mkdirSync(join(root, mods), { recursive: true });
+    mkdirSync(join(root, image, '..'), { recursive: true });
+    writeFileSync(join(root, image), 'MZ');
+    const release = mods.split('/').pop()!;
+    t.is(packagedFile(join(root, mods), release, 'vmlinuz'), join(root, image));
+    t.is(vngKernelImage({ spec: 'debian:x', modulesDir: join(root, mods), release } as Kernel), join(root, image));
+  }
 });
