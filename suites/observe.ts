@@ -15,7 +15,7 @@ export interface Variant {
 export const PLAIN: Variant[] = [{ id: '' }];
 
 /** The cases of a family: operations × variants × memory types, where the operation applies. */
-export function product<O extends { id: string }, V extends Variant>(
+export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) => number }, V extends Variant>(
   env: GuestEnv,
   ops: O[],
   variants: V[],
@@ -26,7 +26,9 @@ export function product<O extends { id: string }, V extends Variant>(
     variants.flatMap((v) =>
       MEMTYPES.filter((mt) => applies(op, mt, v)).map((mt) => {
         const len = v.length?.(env, mt) ?? caseLength(env, mt);
-        return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, caseLength(env, mt)), run: () => observe(op, v, mt, len) };
+        // The memory a case needs: its mapping, times what the operation adds (a forked child's copies).
+        const needed = caseLength(env, mt) * (op.lengthsNeeded?.(mt) ?? 1);
+        return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, needed), run: () => observe(op, v, mt, len) };
       }),
     ),
   );

@@ -25,6 +25,8 @@ export interface ResvStep {
   id: string;
   map: MapOptions;
   applies(mt: MemType): boolean;
+  /** How many case lengths of pool the step needs (default 1). */
+  lengthsNeeded?: (mt: MemType) => number;
   run(region: Region, beforeMmap: Counters, align: number): Step;
 }
 
@@ -86,6 +88,10 @@ export const RESV_STEPS: ResvStep[] = [
     id: 'resv_fork',
     map: {},
     applies: always,
+    // A private mapping's child copies every page it writes: twice the range from the pool, or
+    // the child meets SIGBUS because the pool is small, not because of the kernel (a 1 GiB pool
+    // of 2 pages holds only the parent's).
+    lengthsNeeded: (mt) => (mt.shared ? 1 : 2),
     // Faulted in the parent; a forked child writes the whole range and holds it while the
     // counters are read. A private mapping's COW takes pages the parent's reservation does
     // not cover; the child gets SIGBUS when the pool cannot give them.
