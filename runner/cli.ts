@@ -221,8 +221,10 @@ export function program(): Command {
       const parts = paths.map(loadResults);
       const dir = f.output ?? new RunFolder(f.runsDir, `merged-${newRunId()}`).dir;
       mkdirSync(dir, { recursive: true });
-      writeReports(dir, mergeResults(parts, basename(dir)));
+      const merged = mergeResults(parts, basename(dir));
+      writeReports(dir, merged);
       log(`merged ${parts.reduce((n, p) => n + p.kernels.length, 0)} kernel(s) from ${parts.length} file(s) into ${relative(process.cwd(), dir) || '.'}`);
+      process.exitCode = runExit(merged.kernels, merged.complete); // the verdict of all the shards together
     });
   p.command('report')
     .description('re-render matrix.md, matrix.html and junit.xml of a run folder from its results.json')
