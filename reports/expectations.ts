@@ -85,7 +85,7 @@ export class Expectations {
     try {
       table = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
-      throw new InputError(`invalid expectation table ${path}: ${(e as Error).message}`);
+      throw new InputError(`invalid expectation table ${path}: ${(e as Error).message.replace(/\n/g, '\\n')}`);
     }
     return new Expectations(table, path);
   }

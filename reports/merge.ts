@@ -17,7 +17,7 @@ export function loadResults(path: string): Results {
   try {
     r = JSON.parse(readFileSync(file, 'utf8')) as Results;
   } catch (e) {
-    throw new InputError(`'${file}' is not JSON: ${(e as Error).message}`);
+    throw new InputError(`'${file}' is not JSON: ${(e as Error).message.replace(/\n/g, '\\n')}`); // node quotes the text, newlines and all
   }
   if (r?.schema !== RESULTS_SCHEMA) throw new InputError(`'${file}' has schema '${String(r?.schema)}'; this mmatrix reads ${RESULTS_SCHEMA}`);
   const problem = resultsProblem(r);
@@ -66,6 +66,13 @@ export function parseShard(text: string): { i: number; n: number } {
   return { i, n };
 }
 
+const STATUSES: readonly string[] = ['observed', 'skip', 'error', 'crash', 'timeout'] satisfies CaseResult['status'][];
+
+function isJournalLine(v: unknown): v is { kernel: string } & CaseResult {
+  const o = v as Record<string, unknown> | null;
+  return typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.kernel === 'string' && typeof o.id === 'string' && typeof o.status === 'string' && STATUSES.includes(o.status);
+}
+
 /** Cases in the run folder's cases.jsonl that results.json does not hold yet (the runner
  * died between a case and the next save) added to their kernels. */
 export function withJournal(r: Results, dir: string): Results {
@@ -79,6 +86,7 @@ export function withJournal(r: Results, dir: string): Results {
     } catch {
       continue; // a line cut short by the crash that ended the runner
     }
+    if (!isJournalLine(rec)) continue; // torn into something that parses, or not ours
     const { kernel, ...c } = rec;
     const k = r.kernels.find((x) => x.spec === kernel);
     if (k && !k.cases.some((x) => x.id === c.id && x.family === c.family)) k.cases.push(c);
