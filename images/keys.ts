@@ -1,7 +1,7 @@
 // SSH keys: one client key per cache (mode 0600), one dropbear host key per image,
 // whose public half the runner pins. The client key is RSA: dropbear checks an RSA signature
 // (public exponent 65537) in ~20 ms less than an Ed25519 one under TCG, measured at login.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { $ } from 'zx';
@@ -12,15 +12,25 @@ export interface ClientKey {
   publicLine: string; // authorized_keys line
 }
 
+/** The runner's client key pair, made once per cache. Runs sharing a cache may ask at the same
+ * moment: each writes a pair into a folder of its own and renames it into place; the first
+ * rename wins and the others read its pair (the key is baked into every image's hash). */
 export function clientKey(): ClientKey {
-  const dir = cachePath('keys');
+  const dir = cachePath('keys', 'client');
   const priv = join(dir, 'id_rsa');
   const pub = `${priv}.pub`;
-  if (!existsSync(priv) || !existsSync(pub)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!existsSync(pub)) {
+    mkdirSync(cachePath('keys'), { recursive: true, mode: 0o700 });
+    const tmp = mkdtempSync(join(cachePath('keys'), '.client-'));
     const k = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048, comment: 'mmatrix' });
-    writeFileSync(priv, k.private, { mode: 0o600 });
-    writeFileSync(pub, k.public + '\n', { mode: 0o600 });
+    writeFileSync(join(tmp, 'id_rsa'), k.private, { mode: 0o600 });
+    writeFileSync(join(tmp, 'id_rsa.pub'), k.public + '\n', { mode: 0o600 });
+    try {
+      renameSync(tmp, dir);
+    } catch (e) {
+      if (!['EEXIST', 'ENOTEMPTY'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      rmSync(tmp, { recursive: true, force: true }); // another run's pair is in place
+    }
   }
   chmodSync(priv, 0o600);
   return { privateKey: readFileSync(priv, 'utf8'), publicLine: readFileSync(pub, 'utf8').trim() };

@@ -51,3 +51,12 @@ test('withLock takes over a lock whose holder died', async (t) => {
   utimesSync(`${path}.lock`, old, old); // ...long ago
   t.is(await withLock(path, async () => 'ran'), 'ran');
 });
+
+test('runs sharing a new cache agree on one client key', async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'mmatrix-keys-'));
+  const mod = new URL('../../images/keys.js', import.meta.url).href;
+  const script = `const { clientKey } = await import(${JSON.stringify(mod)}); process.stdout.write(clientKey().publicLine);`;
+  const runs = await Promise.all(Array.from({ length: 4 }, () => execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, MMATRIX_CACHE: cache } })));
+  t.is(new Set(runs.map((r) => r.stdout)).size, 1);
+  t.regex(runs[0].stdout, /^ssh-rsa \S+ mmatrix$/);
+});
