@@ -73,25 +73,28 @@ test('a truncated .deb is named, and dropped from the cache so the next run fetc
   t.false(existsSync(deb));
 });
 
+/** The three package layouts, each made in `root` with file `name` where that layout keeps it:
+ * [modules folder, the file's path]. */
+function layouts(root: string, name: 'config' | 'vmlinuz'): [string, string, string][] {
+  return (['6.12.1:usr/lib/modules:boot', '6.1.1:lib/modules:boot', '7.3:usr/lib/modules:'] as const).map((l) => {
+    const [release, modRoot, boot] = l.split(':');
+    const mods = join(root, modRoot, release);
+    const file = boot ? join(root, boot, `${name}-${release}`) : join(mods, name);
+    mkdirSync(mods, { recursive: true });
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, 'x');
+    return [mods, release, file];
+  });
+}
+
 test('a packaged kernel .config is found under boot/ whether modules are in lib/ or usr/lib/, else beside them', (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'mmatrix-config-'));
-  for (const [mods, config] of [['usr/lib/modules/6.12.1', 'boot/config-6.12.1'], ['lib/modules/6.1.1', 'boot/config-6.1.1'], ['usr/lib/modules/7.3', 'usr/lib/modules/7.3/config']]) {
-    mkdirSync(join(root, mods), { recursive: true });
-    mkdirSync(join(root, config, '..'), { recursive: true });
-    writeFileSync(join(root, config), 'CONFIG_MMU=y\n');
-    t.is(configOf(join(root, mods), mods.split('/').pop()!), join(root, config));
-  }
+  for (const [mods, release, file] of layouts(mkdtempSync(join(tmpdir(), 'mmatrix-config-')), 'config')) t.is(configOf(mods, release), file);
   t.is(configOf(null, '6.1'), null);
 });
 
 test('one rule finds a packaged vmlinuz for boot and virtme-ng alike, in every layout', (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'mmatrix-vmlinuz-'));
-  for (const [mods, image] of [['usr/lib/modules/6.12.1', 'boot/vmlinuz-6.12.1'], ['lib/modules/6.1.1', 'boot/vmlinuz-6.1.1'], ['usr/lib/modules/7.3', 'usr/lib/modules/7.3/vmlinuz']]) {
-    mkdirSync(join(root, mods), { recursive: true });
-    mkdirSync(join(root, image, '..'), { recursive: true });
-    writeFileSync(join(root, image), 'MZ');
-    const release = mods.split('/').pop()!;
-    t.is(packagedFile(join(root, mods), release, 'vmlinuz'), join(root, image));
-    t.is(vngKernelImage({ spec: 'debian:x', modulesDir: join(root, mods), release } as Kernel), join(root, image));
+  for (const [mods, release, file] of layouts(mkdtempSync(join(tmpdir(), 'mmatrix-vmlinuz-')), 'vmlinuz')) {
+    t.is(packagedFile(mods, release, 'vmlinuz'), file);
+    t.is(vngKernelImage({ spec: 'debian:x', modulesDir: mods, release } as Kernel), file);
   }
 });
