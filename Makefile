@@ -15,7 +15,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ADDON := guest/addon/build/Release/mm.node
 ARGS ?=
 
-.PHONY: all deps build run test test-unit test-integration test-patch-gate bench clean
+.PHONY: all deps build lint format run test test-unit test-integration test-patch-gate bench clean
 all: build
 
 deps: node_modules
@@ -36,15 +36,23 @@ build: deps $(ADDON)
 	npx tsc -p tsconfig.json
 	@chmod +x dist/runner/cli.js
 
+# The layering and cycle check (.dependency-cruiser.cjs), then the linter and formatter (biome.json).
+lint: node_modules
+	npx depcruise common guest suites images reports runner test
+	npx biome ci .
+
+format: node_modules
+	npx biome check --write .
+
 run: build
 	node dist/runner/cli.js run $(ARGS)
 
 test: EXTRA_APT = $(TEST_APT_PACKAGES)
-test: build
+test: build lint
 	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
 	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
 
-test-unit: build
+test-unit: build lint
 	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
 
 test-integration: EXTRA_APT = $(TEST_APT_PACKAGES)

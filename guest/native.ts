@@ -5,7 +5,11 @@ import type { Content } from './schema.js';
 export type Addr = bigint;
 export type Sys = { ret: number; errno?: undefined } | { errno: string; ret?: undefined };
 export type Mapped = { addr: Addr; errno?: undefined } | { errno: string; addr?: undefined };
-export interface Fault { signal?: 'SIGBUS' | 'SIGSEGV' | 'died'; si_code?: number; offset?: number }
+export interface Fault {
+  signal?: 'SIGBUS' | 'SIGSEGV' | 'died';
+  si_code?: number;
+  offset?: number;
+}
 
 export interface Native {
   mmap(addr: Addr | number, len: number, prot: number, flags: number, fd: number, off: number): Mapped;

@@ -10,7 +10,12 @@ export function expandBraces(p: string): string[] {
 
 export function patternRegex(p: string): RegExp {
   const body = expandBraces(p)
-    .map((alt) => alt.split('*').map((s) => s.replace(/[.+?^$()|[\]\\]/g, '\\$&')).join('.*'))
+    .map((alt) =>
+      alt
+        .split('*')
+        .map((s) => s.replace(/[.+?^$()|[\]\\]/g, '\\$&'))
+        .join('.*'),
+    )
     .join('|');
   return new RegExp(`^(?:${body})$`);
 }

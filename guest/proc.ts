@@ -11,7 +11,10 @@ const buf = Buffer.alloc(1 << 16);
 /** The file's whole text now (procfs and sysfs files regenerate on a read from offset 0). */
 export function reread(path: string): string {
   let fd = open.get(path);
-  if (fd === undefined) open.set(path, (fd = openSync(path, 'r')));
+  if (fd === undefined) {
+    fd = openSync(path, 'r');
+    open.set(path, fd);
+  }
   return buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
 }
 

@@ -26,7 +26,7 @@ function yamlLines(value: unknown, indent: string): string[] {
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (v === undefined) continue;
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      out.push(`${indent}${k}:`, ...yamlLines(v, indent + '  '));
+      out.push(`${indent}${k}:`, ...yamlLines(v, `${indent}  `));
     } else {
       out.push(`${indent}${k}: ${JSON.stringify(v)}`);
     }

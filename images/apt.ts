@@ -4,11 +4,10 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { cachePath, fileStamp, withLock } from './cache.js';
+import { cachePath, fileStamp, withLock } from '../common/cache.js';
+import { InputError } from '../common/errors.js';
 
 const KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
-
-export class InputError extends Error {}
 
 /** The Debian archive the system's apt already uses (deb822 or one-line sources). */
 export function systemMirror(): string {
@@ -127,10 +126,13 @@ export function parse822(text: string): Record822[] {
       const rec: Record822 = {};
       let key = '';
       for (const line of block.split('\n')) {
-        if (/^\s/.test(line) && key) rec[key] += '\n' + line.trim();
+        if (/^\s/.test(line) && key) rec[key] += `\n${line.trim()}`;
         else {
           const m = /^([\w-]+):\s*(.*)$/.exec(line);
-          if (m) rec[(key = m[1])] = m[2];
+          if (m) {
+            key = m[1];
+            rec[key] = m[2];
+          }
         }
       }
       return rec;

@@ -1,8 +1,8 @@
 // One step of a build from source (a kernel, dropbear): its output goes to the build's log.
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { InputError } from './apt.js';
-import { track } from '../runner/procs.js';
+import { InputError } from '../common/errors.js';
+import { track } from '../common/procs.js';
 
 /** Run a build step with its output in the build log; a failure names the log and its last error line. */
 export async function step(log: string, what: string, cmd: string[], cwd: string): Promise<void> {

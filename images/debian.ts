@@ -1,7 +1,9 @@
 // Debian kernels by suite: the newest linux-image-<abi>-amd64[-unsigned] of the suite,
 // plus the linux-base/binary/modules packages it depends on where 7.x splits them out.
-import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, InputError, oncePerLists, type Record822 } from './apt.js';
-import { cachePath } from './cache.js';
+
+import { cachePath } from '../common/cache.js';
+import { InputError } from '../common/errors.js';
+import { aptDownload, aptNames, aptShow, aptSuite, aptUpdate, oncePerLists, type Record822 } from './apt.js';
 import { compareDebVersions } from './debversion.js';
 
 export const DEBIAN_SUITES: Record<string, string> = {
@@ -71,7 +73,14 @@ export async function resolveDebian(suite: string, refresh = false, log: (s: str
     }
     if (!kernel) throw new InputError(`no amd64 kernel image in Debian ${suite}`);
     // Sizes of split-out parts (7.x) come from their own records.
-    const sizes = new Map((await aptShow(apt, kernel.packages.map((p) => p.name))).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]));
+    const sizes = new Map(
+      (
+        await aptShow(
+          apt,
+          kernel.packages.map((p) => p.name),
+        )
+      ).map((r) => [`${r.Package}=${r.Version}`, Number(r.Size)]),
+    );
     for (const p of kernel.packages) p.size ??= sizes.get(`${p.name}=${p.version}`);
     return kernel;
   });

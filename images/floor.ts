@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
+import { buildOnce, cachePath, fileStamp, hashOf } from '../common/cache.js';
 import { HOST_BINARIES, packCpio } from './initramfs.js';
 
 export const FLOOR_MARKER = 'mmatrix-floor: init';

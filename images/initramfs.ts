@@ -7,12 +7,12 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { $ } from 'zx';
-import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
-import type { Kernel } from './kernel.js';
+import { buildOnce, cachePath, fileStamp, hashOf } from '../common/cache.js';
+import { fromRoot } from '../common/paths.js';
 import { staticDropbear } from './dropbear.js';
+import type { Kernel } from './kernel.js';
 import { clientKey, makeHostKey } from './keys.js';
 import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, modName, splitModules, withoutSignature } from './modules.js';
-import { fromRoot } from './paths.js';
 
 const BUILDER_VERSION = 7;
 /** Where /init mounts node's disk. */
@@ -20,7 +20,13 @@ const NODE_MOUNT = '/opt/node';
 /** What /init mounts, with one `mount -a` each: before the modules load, and after (node's
  * disk needs virtio_blk and squashfs; /dev/pts and /dev/shm need their directories in devtmpfs). */
 export const FSTABS = {
-  'etc/fstab.early': ['proc /proc proc defaults', 'sysfs /sys sysfs defaults', 'devtmpfs /dev devtmpfs defaults', 'tmpfs /tmp tmpfs defaults', 'hugetlbfs /mnt/huge hugetlbfs defaults'],
+  'etc/fstab.early': [
+    'proc /proc proc defaults',
+    'sysfs /sys sysfs defaults',
+    'devtmpfs /dev devtmpfs defaults',
+    'tmpfs /tmp tmpfs defaults',
+    'hugetlbfs /mnt/huge hugetlbfs defaults',
+  ],
   'etc/fstab': ['devpts /dev/pts devpts defaults', 'tmpfs /dev/shm tmpfs defaults', `/dev/vda ${NODE_MOUNT} squashfs ro`],
 };
 
@@ -133,11 +139,11 @@ const steps = {
     writeFileSync(join(modDir, 'modules.dep'), guestModulesDep(dep, order, at));
     const shipped = new Set(order.map(modName));
     const names = (late: boolean) => GUEST_MODULES.filter((m) => shipped.has(m) && LATE_MODULES.includes(m) === late).join(' ');
-    writeFileSync(join(stage, 'etc/modules.early'), names(false) + '\n');
-    writeFileSync(join(stage, 'etc/modules.late'), names(true) + '\n');
+    writeFileSync(join(stage, 'etc/modules.early'), `${names(false)}\n`);
+    writeFileSync(join(stage, 'etc/modules.late'), `${names(true)}\n`);
   },
   installSsh(stage: string, authorizedKey: string) {
-    writeFileSync(join(stage, 'root/.ssh/authorized_keys'), authorizedKey + '\n', { mode: 0o600 });
+    writeFileSync(join(stage, 'root/.ssh/authorized_keys'), `${authorizedKey}\n`, { mode: 0o600 });
     return makeHostKey(join(stage, 'etc/dropbear/host_key'));
   },
   installInit(stage: string) {

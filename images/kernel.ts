@@ -5,11 +5,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { $ } from 'zx';
-import { InputError } from './apt.js';
-import { buildOnce, cachePath, fileStamp, hashOf } from './cache.js';
+import { buildOnce, cachePath, fileStamp, hashOf } from '../common/cache.js';
+import { InputError } from '../common/errors.js';
+import { userPath } from '../common/paths.js';
+import { suggest } from '../common/suggest.js';
 import { DEBIAN_SUITES, downloadDebian, resolveDebian, suiteOfVersion } from './debian.js';
-import { suggest } from './suggest.js';
-import { userPath } from './paths.js';
 import { buildFromSource, checkSrcSpec, parseSrcSpec, type SrcSpec } from './srcbuild.js';
 import { bzImageRelease, extractVmlinux, hasPvhNote } from './vmlinux.js';
 
@@ -54,7 +54,9 @@ export function parseKernelSpec(text: string): KernelSpec {
     const suite = /^\d/.test(rest) ? suiteOfVersion(rest) : null;
     if (!suite) {
       const hint = /^\d/.test(rest) ? '' : ` (did you mean debian:${suggest(rest, Object.keys(DEBIAN_SUITES), 1)[0]}?)`;
-      throw new InputError(`unknown kernel '${text}'${hint}: use debian:<suite> (${Object.keys(DEBIAN_SUITES).join(', ')}) or debian:<package version> of one of their kernel lines (${Object.values(DEBIAN_SUITES).join(', ')})`);
+      throw new InputError(
+        `unknown kernel '${text}'${hint}: use debian:<suite> (${Object.keys(DEBIAN_SUITES).join(', ')}) or debian:<package version> of one of their kernel lines (${Object.values(DEBIAN_SUITES).join(', ')})`,
+      );
     }
     return { kind, suite, version: rest, text };
   }
@@ -97,7 +99,9 @@ export async function unpackDebian(debs: string[], dir: string): Promise<Unpacke
     if (r.exitCode !== 0) {
       // A truncated or corrupt download must not poison the cache: drop it, fetch it next time.
       rmSync(d, { force: true });
-      throw new InputError(`${basename(d)} is not a readable .deb (${r.stderr.trim().split('\n').pop()}); removed it from the cache, the next run downloads it again`);
+      throw new InputError(
+        `${basename(d)} is not a readable .deb (${r.stderr.trim().split('\n').pop()}); removed it from the cache, the next run downloads it again`,
+      );
     }
   }
   const modRoot = ['usr/lib/modules', 'lib/modules'].map((p) => join(root, p)).find(existsSync);

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { $ } from 'zx';
-import { cachePath } from './cache.js';
+import { cachePath } from '../common/cache.js';
 
 export interface ClientKey {
   privateKey: string; // OpenSSH format
@@ -24,7 +24,7 @@ export function clientKey(): ClientKey {
     const tmp = mkdtempSync(join(cachePath('keys'), '.client-'));
     const k = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048, comment: 'mmatrix' });
     writeFileSync(join(tmp, 'id_rsa'), k.private, { mode: 0o600 });
-    writeFileSync(join(tmp, 'id_rsa.pub'), k.public + '\n', { mode: 0o600 });
+    writeFileSync(join(tmp, 'id_rsa.pub'), `${k.public}\n`, { mode: 0o600 });
     try {
       renameSync(tmp, dir);
     } catch (e) {

@@ -11,7 +11,10 @@ export const OPTIONAL_MODULES = new Set(['ext4', 'crc32c_generic']);
 /** Loaded after sshd is up, in the background (/init's scratch-disk step): nothing before SSH needs them. */
 export const LATE_MODULES = ['crc32c_generic', 'ext4'];
 
-export const modName = (path: string) => basename(path).replace(/\.ko(\.(xz|zst|gz))?$/, '').replace(/-/g, '_');
+export const modName = (path: string) =>
+  basename(path)
+    .replace(/\.ko(\.(xz|zst|gz))?$/, '')
+    .replace(/-/g, '_');
 
 /** Parse modules.dep text into name → {path, deps}. */
 export function parseModulesDep(text: string): Map<string, { path: string; deps: string[] }> {
@@ -52,7 +55,10 @@ export function guestModules(modulesDir: string, wanted = GUEST_MODULES): string
 
 /** The load order split in two: what /init needs before sshd, and the rest (with their dependencies). */
 export function splitModules(order: string[], modulesDir: string): { early: string[]; late: string[] } {
-  const early = guestModules(modulesDir, GUEST_MODULES.filter((m) => !LATE_MODULES.includes(m)));
+  const early = guestModules(
+    modulesDir,
+    GUEST_MODULES.filter((m) => !LATE_MODULES.includes(m)),
+  );
   return { early, late: order.filter((m) => !early.includes(m)) };
 }
 
@@ -60,7 +66,7 @@ export function splitModules(order: string[], modulesDir: string): { early: stri
  * `at` gives it in the guest, then its dependencies in depmod's order. */
 export function guestModulesDep(dep: string, order: string[], at: (rel: string) => string): string {
   const mods = parseModulesDep(dep);
-  return order.map((rel) => [`${at(rel)}:`, ...(mods.get(modName(rel))?.deps ?? []).map(at)].join(' ') + '\n').join('');
+  return order.map((rel) => `${[`${at(rel)}:`, ...(mods.get(modName(rel))?.deps ?? []).map(at)].join(' ')}\n`).join('');
 }
 
 // What the kernel appends to a signed module (include/linux/module.h MODULE_SIG_STRING), after

@@ -3,7 +3,7 @@
 // so each guest writes to its own throw-away overlay and the template stays empty.
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { buildOnce, cachePath } from './cache.js';
+import { buildOnce, cachePath } from '../common/cache.js';
 
 const SIZE = '256M';
 // No metadata_csum: on kernels before 6.15 that needs the crc32c crypto module, and the

@@ -8,13 +8,14 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { $ } from 'zx';
-import { aptDownload, aptShow, aptSuite, aptUpdate, InputError, oncePerLists } from './apt.js';
-import { buildOnce, cachePath, hashOf } from './cache.js';
+import { buildOnce, cachePath, hashOf } from '../common/cache.js';
+import { InputError } from '../common/errors.js';
+import { fromRoot, userPath } from '../common/paths.js';
+import { suggest } from '../common/suggest.js';
+import { aptDownload, aptShow, aptSuite, aptUpdate, oncePerLists } from './apt.js';
+import { step } from './buildstep.js';
 import { DEBIAN_SUITES } from './debian.js';
 import { compareDebVersions } from './debversion.js';
-import { fromRoot, userPath } from './paths.js';
-import { step } from './buildstep.js';
-import { suggest } from './suggest.js';
 import { hasPvhNote } from './vmlinux.js';
 
 export interface SrcSpec {
@@ -48,7 +49,8 @@ export function parseSrcSpec(rest: string, text: string): SrcSpec {
   if (!tree) throw new InputError(`kernel '${text}' names no source tree`);
   if (tree.startsWith('debian:')) {
     const suite = tree.slice('debian:'.length);
-    if (!(suite in DEBIAN_SUITES)) throw new InputError(`unknown Debian suite '${suite}' in '${text}' (did you mean debian:${suggest(suite, Object.keys(DEBIAN_SUITES), 1)[0]}?)`);
+    if (!(suite in DEBIAN_SUITES))
+      throw new InputError(`unknown Debian suite '${suite}' in '${text}' (did you mean debian:${suggest(suite, Object.keys(DEBIAN_SUITES), 1)[0]}?)`);
     return { kind: 'src', tree, patches, text };
   }
   return { kind: 'src', tree: userPath(tree), patches, text };
@@ -175,7 +177,12 @@ export async function preparedCopy(tree: string, git: string | null, src: string
     await $({ quiet: true })`git -C ${src} reset -q --hard ${git}`;
     await $({ quiet: true })`git -C ${src} clean -fdq`;
     if (patches.length) {
-      await step(logFile, `git am of ${patches.length} patch(es)`, ['git', '-c', 'user.name=mmatrix', '-c', 'user.email=mmatrix@localhost', 'am', '-q', '--3way', ...patches], src).catch(async (e) => {
+      await step(
+        logFile,
+        `git am of ${patches.length} patch(es)`,
+        ['git', '-c', 'user.name=mmatrix', '-c', 'user.email=mmatrix@localhost', 'am', '-q', '--3way', ...patches],
+        src,
+      ).catch(async (e) => {
         await $({ quiet: true, nothrow: true })`git -C ${src} am --abort`;
         throw e;
       });
@@ -200,7 +207,11 @@ export async function preparedCopy(tree: string, git: string | null, src: string
 
 /** Build (or find in the cache) the kernel a src: spec names. */
 export async function buildFromSource(spec: SrcSpec, refresh: boolean, log: Log): Promise<{ id: string; dir: string; built: Built }> {
-  const { tree, identity: treeId, git } = spec.tree.startsWith('debian:')
+  const {
+    tree,
+    identity: treeId,
+    git,
+  } = spec.tree.startsWith('debian:')
     ? { ...(await debianTree(spec.tree.slice('debian:'.length), refresh, log)), git: null }
     : { tree: spec.tree, ...(await treeIdentity(spec.tree)) };
   const patches = spec.patches ? patchFiles(spec.patches) : [];
@@ -255,7 +266,12 @@ export async function buildFromSource(spec: SrcSpec, refresh: boolean, log: Log)
 
 /** Options the fragment sets that the final .config lacks (the tree has no such option). Pure, for tests. */
 export function missingOptions(fragment: string, config: string): string[] {
-  const have = new Set(config.split('\n').filter((l) => /^CONFIG_\w+=/.test(l)).map((l) => l.slice(0, l.indexOf('='))));
+  const have = new Set(
+    config
+      .split('\n')
+      .filter((l) => /^CONFIG_\w+=/.test(l))
+      .map((l) => l.slice(0, l.indexOf('='))),
+  );
   return fragment
     .split('\n')
     .filter((l) => /^CONFIG_\w+=[ym]$/.test(l))

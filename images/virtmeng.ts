@@ -3,9 +3,10 @@
 // it needs python3-argcomplete and python3-requests from the host's own packages).
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { aptDownload, aptShow, aptSuite, aptUpdate, InputError } from './apt.js';
-import { buildOnce, cachePath } from './cache.js';
-import { packagedFile, type Kernel } from './kernel.js';
+import { buildOnce, cachePath } from '../common/cache.js';
+import { InputError } from '../common/errors.js';
+import { aptDownload, aptShow, aptSuite, aptUpdate } from './apt.js';
+import { type Kernel, packagedFile } from './kernel.js';
 
 export interface Vng {
   version: string;

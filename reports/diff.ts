@@ -2,11 +2,11 @@
 // expected (the expectation table predicts the new label for the candidate's version and a
 // different one for the baseline's), accepted (in the user's allowlist) or unexplained.
 import { readFileSync } from 'node:fs';
-import { InputError } from '../images/apt.js';
+import { InputError } from '../common/errors.js';
 import { caseFilter } from '../guest/pattern.js';
 import type { Expectations } from './expectations.js';
 import { fingerprintDiff, REFUSE } from './fingerprint.js';
-import { kernelTitle, type CaseResult, type KernelResult, type Results } from './results.js';
+import { type CaseResult, type KernelResult, kernelTitle, type Results } from './results.js';
 
 export type ChangeClass = 'expected' | 'accepted' | 'unexplained';
 
@@ -54,16 +54,12 @@ export function pairKernels(base: Results, cand: Results): [KernelResult, Kernel
     const b = base.kernels.find((k) => k.spec === c.spec);
     return b ? [[b, c] as [KernelResult, KernelResult]] : [];
   });
-  if (pairs.length === 0) throw new InputError('no kernel of the candidate matches one of the baseline by name; compare single-kernel results, or the same kernel specs');
+  if (pairs.length === 0)
+    throw new InputError('no kernel of the candidate matches one of the baseline by name; compare single-kernel results, or the same kernel specs');
   return pairs;
 }
 
-export function diffKernels(
-  base: KernelResult,
-  cand: KernelResult,
-  x: Expectations | null,
-  allow: ReturnType<typeof parseAllowlist>,
-): KernelDiff {
+export function diffKernels(base: KernelResult, cand: KernelResult, x: Expectations | null, allow: ReturnType<typeof parseAllowlist>): KernelDiff {
   const ids = [...new Set([...base.cases, ...cand.cases].map((c) => c.id))];
   const changes: Change[] = [];
   for (const id of ids) {
@@ -92,7 +88,9 @@ export function checkComparable(diffs: KernelDiff[], force: boolean): void {
   for (const d of diffs) {
     const refused = fingerprintDiff(d.base.fingerprint, d.cand.fingerprint).filter((f) => REFUSE.includes(f.field));
     if (refused.length && !force) {
-      throw new InputError(`${kernelTitle(d.base, [d.base, d.cand])} and ${kernelTitle(d.cand, [d.base, d.cand])} ran different suites (${refused.map((f) => f.text).join('; ')}); rerun the baseline, or pass --allow-mismatch`);
+      throw new InputError(
+        `${kernelTitle(d.base, [d.base, d.cand])} and ${kernelTitle(d.cand, [d.base, d.cand])} ran different suites (${refused.map((f) => f.text).join('; ')}); rerun the baseline, or pass --allow-mismatch`,
+      );
     }
   }
 }
@@ -115,18 +113,21 @@ export function renderDiff(diffs: KernelDiff[], missing: KernelResult[] = []): s
     const n = (k: ChangeClass) => d.changes.filter((c) => c.class === k).length;
     const pair = [d.base, d.cand];
     lines.push(`## ${esc(kernelTitle(d.base, pair))} → ${esc(kernelTitle(d.cand, pair))}`, '');
-    lines.push(`${d.changes.length} changed cells: ${n('unexplained')} unexplained, ${n('expected')} expected, ${n('accepted')} accepted.${d.crashes.length ? ` ${d.crashes.length} crash(es).` : ''}`);
+    lines.push(
+      `${d.changes.length} changed cells: ${n('unexplained')} unexplained, ${n('expected')} expected, ${n('accepted')} accepted.${d.crashes.length ? ` ${d.crashes.length} crash(es).` : ''}`,
+    );
     if (d.environment.length) lines.push('', `Environment differs: ${d.environment.join('; ')}.`);
     if (d.changes.length) {
       lines.push('', '| case | baseline | candidate | class | why |', '|---|---|---|---|---|');
       const order: ChangeClass[] = ['unexplained', 'accepted', 'expected'];
-      for (const k of order) for (const c of d.changes.filter((x) => x.class === k)) lines.push(`| ${c.id} | ${esc(c.base)} | ${esc(c.cand)} | ${k} | ${esc(c.why)} |`);
+      for (const k of order)
+        for (const c of d.changes.filter((x) => x.class === k)) lines.push(`| ${c.id} | ${esc(c.base)} | ${esc(c.cand)} | ${k} | ${esc(c.why)} |`);
     }
     if (d.crashes.length) lines.push('', '### Crashes', '', ...d.crashes.map((c) => `- ${esc(c)}`));
     lines.push('');
   }
   lines.push(gateFails(diffs, missing) ? '**Gate: FAIL** (an unexplained change, a crash or a missing kernel)' : '**Gate: pass**');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** The whole gate: pair the kernels, diff each pair, refuse a suite-version mismatch unless

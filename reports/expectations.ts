@@ -2,10 +2,9 @@
 // label per kernel version range and the source that says so. The suites observe; this
 // table judges. Checked on load: a malformed table is bad input, never half-applied.
 import { readFileSync } from 'node:fs';
-import { InputError } from '../images/apt.js';
-import { fromRoot } from '../images/paths.js';
+import { InputError } from '../common/errors.js';
+import { fromRoot } from '../common/paths.js';
 import { patternRegex } from '../guest/pattern.js';
-
 
 export const EXPECTATIONS_SCHEMA = 'mmatrix.expectations/1';
 
@@ -21,15 +20,16 @@ interface Entry {
   source: string;
 }
 
-export type Verdict =
-  | { status: 'conformant' | 'deviation'; expected: string; source: string }
-  | { status: 'none' };
+export type Verdict = { status: 'conformant' | 'deviation'; expected: string; source: string } | { status: 'none' };
 
 /** "6.12.117+deb13-amd64" → [6, 12, 117]; "7.3-amd64" → [7, 3]. */
 export function versionOf(release: string): number[] {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
   if (!m) return [];
-  return m.slice(1).filter((x) => x !== undefined).map(Number);
+  return m
+    .slice(1)
+    .filter((x) => x !== undefined)
+    .map(Number);
 }
 
 function cmp(a: number[], b: number[]): number {
@@ -40,8 +40,7 @@ function cmp(a: number[], b: number[]): number {
   return 0;
 }
 
-const inRange = (v: number[], r: VersionRange) =>
-  (!r.from || cmp(v, versionOf(r.from)) >= 0) && (!r.below || cmp(v, versionOf(r.below)) < 0);
+const inRange = (v: number[], r: VersionRange) => (!r.from || cmp(v, versionOf(r.from)) >= 0) && (!r.below || cmp(v, versionOf(r.below)) < 0);
 
 function check(t: unknown, where: string): Entry[] {
   const bad = (why: string): never => {

@@ -4,7 +4,7 @@
 // marked Δ. Hovering a cell shows its observation and the expectation's source; clicking
 // it pins them below the table. Filters by family, memory type and operation.
 import { caseIds } from './markdown.js';
-import { kernelTitle, type CaseResult, type Results } from './results.js';
+import { type CaseResult, kernelTitle, type Results } from './results.js';
 
 interface Cell {
   s: string; // conformant | deviation | none | skip | error | missing
@@ -57,7 +57,14 @@ export function htmlData(r: Results) {
     const [opPart, memtype] = [id.slice(0, id.indexOf('.')), id.slice(id.indexOf('.') + 1)];
     return { id, family: famOf(first, id), memtype, op: opPart.split('@')[0], cells: found.map(cell) };
   });
-  const kernels = r.kernels.map((k) => ({ title: kernelTitle(k, r.kernels), spec: k.spec, version: k.version, accel: k.accel, error: k.error, fingerprint: k.fingerprint ?? null }));
+  const kernels = r.kernels.map((k) => ({
+    title: kernelTitle(k, r.kernels),
+    spec: k.spec,
+    version: k.version,
+    accel: k.accel,
+    error: k.error,
+    fingerprint: k.fingerprint ?? null,
+  }));
   return { runId: r.runId, complete: r.complete, kernels, rows };
 }
 

@@ -2,11 +2,12 @@
 // read (Jenkins/GitLab/GitHub reporters: testsuites > testsuite > testcase with
 // failure / error / skipped children), each case's element as outcome.ts decides; a run
 // error of the kernel is one <testcase name="(run)"> with an error.
-import { OUTCOMES, outcomeOf, type Outcome, type OutcomeRow } from './outcome.js';
-import { kernelTitle, type CaseResult, type Results } from './results.js';
+import { OUTCOMES, type Outcome, type OutcomeRow, outcomeOf } from './outcome.js';
+import { type CaseResult, kernelTitle, type Results } from './results.js';
 
 const xml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
+  s
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
     // XML 1.0 forbids most control characters even escaped.
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 
@@ -26,7 +27,8 @@ function testcase(title: string, c: CaseResult): { text: string; kind: OutcomeRo
     crash: () => body(`crash: ${c.reason ?? ''}`, c.console ?? ''),
     'hung-kernel': () => body(`timeout: ${c.reason ?? ''}`, c.console ?? ''),
     'hung-test': () => body(`timeout: ${c.reason ?? ''}`, c.console ?? ''),
-    deviation: () => body(`observed ${c.observation!.label}, expected ${v?.status === 'deviation' ? v.expected : ''}`, v?.status === 'deviation' ? v.source : ''),
+    deviation: () =>
+      body(`observed ${c.observation!.label}, expected ${v?.status === 'deviation' ? v.expected : ''}`, v?.status === 'deviation' ? v.source : ''),
     'pool-leak': () => body('the hugetlb pool did not return to its pre-case baseline'),
     'kernel-trouble': () => body('the kernel logged trouble during the case', (c.observation?.kernel?.log ?? []).join('\n')),
     missing: () => body('no result'),

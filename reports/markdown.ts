@@ -1,5 +1,6 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { brokenCases, cellText, KCIDB, kcidbStatus, kernelEvents, kernelTitle, poolLeaks, verdictCounts, type Results } from './results.js';
+import { KCIDB, kcidbStatus } from './outcome.js';
+import { brokenCases, cellText, kernelEvents, kernelTitle, poolLeaks, type Results, verdictCounts } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -21,27 +22,46 @@ export function renderMarkdown(r: Results): string {
     const cells = kernels.map((k) => esc(cellText(k.cases.find((c) => c.id === id))));
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
-  lines.push('', '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation; ⚠pool: the case left the hugetlb pool off its baseline; ⚠kernel: the kernel logged trouble or changed its taint during the case.');
-  lines.push('', '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation | KCIDB status |', '|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '',
+    '✓ conforms to the expectation table, ✗ deviates from it; a bare label has no expectation; ⚠pool: the case left the hugetlb pool off its baseline; ⚠kernel: the kernel logged trouble or changed its taint during the case.',
+  );
+  lines.push(
+    '',
+    '| kernel | source | accel | boot to SSH | huge pages (obtained/requested) | THP | conformant / deviations / no expectation | KCIDB status |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const k of kernels) {
     const boot = k.bootSeconds === null ? '—' : `${k.bootSeconds.toFixed(2)} s`;
     const pool = `${k.hugepagesObtained ?? '—'}/${k.hugepagesRequested} × ${k.hugePageKb ?? '?'} kB`;
     const v = verdictCounts(k);
     const statuses = KCIDB.map((s) => [s, k.cases.filter((c) => kcidbStatus(c) === s).length] as const).filter(([, n]) => n > 0);
-    lines.push(`| ${esc(kernelTitle(k, kernels))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} | ${statuses.map(([s, n]) => `${n} ${s}`).join(', ')} |`);
+    lines.push(
+      `| ${esc(kernelTitle(k, kernels))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} | ${statuses.map(([s, n]) => `${n} ${s}`).join(', ')} |`,
+    );
   }
   const deviations = kernels.flatMap((k) =>
-    k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`- ${kernelTitle(k, kernels)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`] : [])),
+    k.cases.flatMap((c) =>
+      c.verdict?.status === 'deviation'
+        ? [`- ${kernelTitle(k, kernels)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`]
+        : [],
+    ),
   );
   if (deviations.length) lines.push('', '## Deviations', '', ...deviations);
   const broken = kernels.flatMap((k) =>
-    brokenCases(k).flatMap((c) => [`- ${kernelTitle(k, kernels)} ${c.id}: ${c.status.toUpperCase()}: ${esc(c.reason ?? '')}`, ...(c.console ? ['  ```', ...c.console.split('\n').map((l) => `  ${l}`), '  ```'] : [])]),
+    brokenCases(k).flatMap((c) => [
+      `- ${kernelTitle(k, kernels)} ${c.id}: ${c.status.toUpperCase()}: ${esc(c.reason ?? '')}`,
+      ...(c.console ? ['  ```', ...c.console.split('\n').map((l) => `  ${l}`), '  ```'] : []),
+    ]),
   );
   if (broken.length) lines.push('', '## Crashes and timeouts', '', ...broken);
   const warned = kernels.flatMap((k) =>
     kernelEvents(k).flatMap((c) => {
       const e = c.observation!.kernel!;
-      return [`- ${kernelTitle(k, kernels)} ${c.id}: taint ${e.taint}${e.log.length ? '' : ' (changed; nothing logged)'}`, ...e.log.map((l) => `  - \`${esc(l)}\``)];
+      return [
+        `- ${kernelTitle(k, kernels)} ${c.id}: taint ${e.taint}${e.log.length ? '' : ' (changed; nothing logged)'}`,
+        ...e.log.map((l) => `  - \`${esc(l)}\``),
+      ];
     }),
   );
   if (warned.length) lines.push('', '## Kernel warnings and taint', '', ...warned);
@@ -70,5 +90,5 @@ export function renderMarkdown(r: Results): string {
   }
   const notes = kernels.flatMap((k) => k.cases.filter((c) => c.status === 'error').map((c) => `- ${kernelTitle(k, kernels)} ${c.id}: ${c.reason}`));
   if (notes.length) lines.push('', '## Case errors', '', ...notes);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -1,10 +1,10 @@
 // Combining result files (shards of one run, or runs on different machines) into one.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InputError } from '../images/apt.js';
+import { InputError } from '../common/errors.js';
 import { versionOf } from './expectations.js';
+import { type CaseResult, type KernelResult, RESULTS_SCHEMA, type Results } from './results.js';
 import { resultsProblem } from './validate.js';
-import { RESULTS_SCHEMA, type CaseResult, type KernelResult, type Results } from './results.js';
 
 /** The run folder a path names: the folder itself, or the one holding a results.json. */
 export const runDir = (path: string) => (existsSync(path) && statSync(path).isDirectory() ? path : dirname(path));
@@ -42,7 +42,11 @@ export function mergeResults(parts: Results[], runId: string): Results {
       seen.set(key, p.runId);
     }
   }
-  const times = (f: (r: Results) => string | null) => parts.map(f).filter((t): t is string => t !== null).sort();
+  const times = (f: (r: Results) => string | null) =>
+    parts
+      .map(f)
+      .filter((t): t is string => t !== null)
+      .sort();
   return {
     schema: RESULTS_SCHEMA,
     runId,
@@ -70,7 +74,15 @@ const STATUSES: readonly string[] = ['observed', 'skip', 'error', 'crash', 'time
 
 function isJournalLine(v: unknown): v is { kernel: string } & CaseResult {
   const o = v as Record<string, unknown> | null;
-  return typeof o === 'object' && o !== null && !Array.isArray(o) && typeof o.kernel === 'string' && typeof o.id === 'string' && typeof o.status === 'string' && STATUSES.includes(o.status);
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    !Array.isArray(o) &&
+    typeof o.kernel === 'string' &&
+    typeof o.id === 'string' &&
+    typeof o.status === 'string' &&
+    STATUSES.includes(o.status)
+  );
 }
 
 /** Cases in the run folder's cases.jsonl that results.json does not hold yet (the runner

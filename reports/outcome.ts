@@ -68,6 +68,9 @@ export function outcomeOf(c: CaseResult | undefined): Outcome {
 
 export const outcomeRow = (c: CaseResult | undefined): OutcomeRow => OUTCOMES[outcomeOf(c)];
 
+/** A case's KCIDB status (MISS when the kernel has no such case). */
+export const kcidbStatus = (c: CaseResult | undefined): Kcidb => outcomeRow(c).kcidb;
+
 /** A run's exit code from its cases and kernels: 1 when the kernel did wrong anywhere, else 2
  * when a result is missing (a kernel's run error, an incomplete run, a case error or hung test),
  * else 0. Under --baseline (`gated`) a plain deviation is the gate's to judge, not the table's. */

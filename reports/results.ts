@@ -2,7 +2,6 @@
 import type { Observation } from '../guest/schema.js';
 import type { Verdict } from './expectations.js';
 import type { Fingerprint } from './fingerprint.js';
-import { outcomeRow } from './outcome.js';
 
 export const RESULTS_SCHEMA = 'mmatrix.results/1' as const;
 
@@ -85,10 +84,6 @@ export function kernelTitle(k: KernelResult, all: KernelResult[] = [k]): string 
 export function poolLeaks(k: KernelResult): CaseResult[] {
   return k.cases.filter((c) => c.observation?.poolBalanced === false);
 }
-
-export { KCIDB, type Kcidb as KcidbStatus } from './outcome.js';
-
-export const kcidbStatus = (c: CaseResult | undefined) => outcomeRow(c).kcidb;
 
 /** Crashed and timed-out cases: the kernel (or a test) broke the guest there. */
 export const brokenCases = (k: KernelResult) => k.cases.filter((c) => c.status === 'crash' || c.status === 'timeout');

@@ -19,7 +19,7 @@ function writeAtomic(path: string, text: string): void {
 
 /** results.json, matrix.md, matrix.html and junit.xml in `dir`. */
 export function writeReports(dir: string, r: Results): void {
-  writeAtomic(join(dir, 'results.json'), JSON.stringify(r, null, 2) + '\n');
+  writeAtomic(join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
   writeAtomic(join(dir, 'matrix.md'), renderMarkdown(r));
   writeAtomic(join(dir, 'matrix.html'), renderHtml(r));
   writeAtomic(join(dir, 'junit.xml'), renderJunit(r));
@@ -70,7 +70,7 @@ export class RunFolder {
   /** One line per finished case in cases.jsonl, written as it arrives: a runner that dies
    * mid-suite still leaves every case it had. */
   appendCase(kernel: string, c: CaseResult): void {
-    appendFileSync(join(this.dir, 'cases.jsonl'), JSON.stringify({ kernel, ...c }) + '\n');
+    appendFileSync(join(this.dir, 'cases.jsonl'), `${JSON.stringify({ kernel, ...c })}\n`);
   }
 
   /** Save results.json and the reports; called after every suite, so nothing finished is lost. */

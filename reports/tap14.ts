@@ -2,7 +2,7 @@
 // case. A point is `ok` or `not ok` as outcome.ts says; a SKIP carries its
 // reason; each point's YAML block gives the status, the label and what was expected.
 import { outcomeRow } from './outcome.js';
-import { kernelTitle, type KernelResult } from './results.js';
+import { type KernelResult, kernelTitle } from './results.js';
 
 const q = (s: string) => JSON.stringify(s);
 
@@ -20,7 +20,8 @@ export function kernelSubtest(k: KernelResult, n: number): string {
     const block = c.status === 'skip' ? [] : ['      ---', ...yaml.map((l) => `      ${l}`), '      ...'];
     return [`    ${ok ? 'ok' : 'not ok'} ${i + 1} - ${c.id}${skip}`, ...block];
   });
-  if (k.error) points.push([`    not ok ${k.cases.length + 1} - (run)`, '      ---', `      reason: ${q(`${k.error.phase}: ${k.error.message}`)}`, '      ...']);
+  if (k.error)
+    points.push([`    not ok ${k.cases.length + 1} - (run)`, '      ---', `      reason: ${q(`${k.error.phase}: ${k.error.message}`)}`, '      ...']);
   const failed = k.error !== null || k.cases.some((c) => !outcomeRow(c).tapOk);
-  return [`# Subtest: ${title}`, `    1..${points.length}`, ...points.flat(), `${failed ? 'not ok' : 'ok'} ${n} - ${title}`].join('\n') + '\n';
+  return `${[`# Subtest: ${title}`, `    1..${points.length}`, ...points.flat(), `${failed ? 'not ok' : 'ok'} ${n} - ${title}`].join('\n')}\n`;
 }

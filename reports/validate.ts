@@ -3,7 +3,7 @@
 // never a crash deep inside a renderer.
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { fromRoot } from '../images/paths.js';
+import { fromRoot } from '../common/paths.js';
 
 let validate: ValidateFunction | null = null;
 

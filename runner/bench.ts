@@ -5,21 +5,21 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../images/paths.js';
-import { floorImage, FLOOR_MARKER } from '../images/floor.js';
+import { fromRoot } from '../common/paths.js';
+import { track } from '../common/procs.js';
+import { FLOOR_MARKER, floorImage } from '../images/floor.js';
 import { buildImage } from '../images/initramfs.js';
-import { prepareKernel, type Kernel } from '../images/kernel.js';
-import { accelPlan, type AccelChoice } from './accel.js';
-import { Guest } from './guest.js';
-import { guestBundle } from './bundle.js';
-import { familyRequest } from './family.js';
-import { parseTap } from './tap.js';
+import { type Kernel, prepareKernel } from '../images/kernel.js';
 import { scratchExt4 } from '../images/scratch.js';
 import { virtmeNg, vngKernelImage } from '../images/virtmeng.js';
-import { FAMILIES } from '../suites/families.js';
 import type { Results } from '../reports/results.js';
-import { track } from './procs.js';
-import { accelArgs, bootArgs, GUEST_DEFAULTS, machineArgs, type Accel, type GuestConfig } from './qemu.js';
+import { FAMILIES } from '../suites/families.js';
+import { type AccelChoice, accelPlan } from './accel.js';
+import { guestBundle } from './bundle.js';
+import { familyRequest } from './family.js';
+import { Guest } from './guest.js';
+import { type Accel, accelArgs, bootArgs, GUEST_DEFAULTS, type GuestConfig, machineArgs } from './qemu.js';
+import { parseTap } from './tap.js';
 
 export interface SuiteFigure {
   family: string;
@@ -181,7 +181,7 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
   const floor = await floorImage();
   const rows: BenchRow[] = [];
   const save = (totals: Totals | null = null) => {
-    writeFileSync(join(dir, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), repeat, rows, totals }, null, 2) + '\n');
+    writeFileSync(join(dir, 'bench.json'), `${JSON.stringify({ date: new Date().toISOString(), repeat, rows, totals }, null, 2)}\n`);
     writeFileSync(join(dir, 'bench.md'), benchMarkdown(rows, repeat, totals));
   };
   for (const spec of specs) {
@@ -255,12 +255,27 @@ export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals |
   }
   const withVng = rows.filter((r) => r.vng.length);
   if (withVng.length) {
-    lines.push('', `Boot to the output of a first command (\`echo\`), against virtme-ng ${withVng[0].vngVersion} booting the same kernel (medians of ${withVng[0].vng.length}):`, '', '| kernel | mmatrix | virtme-ng | ratio |', '|---|---|---|---|');
-    for (const r of withVng) lines.push(`| ${r.release} | ${median(r.firstCommand).toFixed(2)} s | ${median(r.vng).toFixed(2)} s | ${(median(r.firstCommand) / median(r.vng)).toFixed(2)} |`);
+    lines.push(
+      '',
+      `Boot to the output of a first command (\`echo\`), against virtme-ng ${withVng[0].vngVersion} booting the same kernel (medians of ${withVng[0].vng.length}):`,
+      '',
+      '| kernel | mmatrix | virtme-ng | ratio |',
+      '|---|---|---|---|',
+    );
+    for (const r of withVng)
+      lines.push(
+        `| ${r.release} | ${median(r.firstCommand).toFixed(2)} s | ${median(r.vng).toFixed(2)} s | ${(median(r.firstCommand) / median(r.vng)).toFixed(2)} |`,
+      );
   }
   const withSuites = rows.filter((r) => r.suites.length);
   if (withSuites.length) {
-    lines.push('', 'Suites, each once after a boot (cells: cases run, skips excluded):', '', '| kernel | suite | wall | cells | cells/s |', '|---|---|---|---|---|');
+    lines.push(
+      '',
+      'Suites, each once after a boot (cells: cases run, skips excluded):',
+      '',
+      '| kernel | suite | wall | cells | cells/s |',
+      '|---|---|---|---|---|',
+    );
     for (const r of withSuites) {
       for (const x of r.suites) lines.push(`| ${r.release} | ${x.family} | ${x.seconds.toFixed(2)} s | ${x.cells} | ${(x.cells / x.seconds).toFixed(1)} |`);
       const wall = r.suites.reduce((n, x) => n + x.seconds, 0);
@@ -269,12 +284,27 @@ export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals |
       lines.push(`| ${r.release} | all, with the boot | ${(wall + median(r.ssh)).toFixed(2)} s | ${cells} | |`);
     }
     const runs = withSuites.filter((r) => r.run);
-    lines.push('', '`mmatrix run -k <kernel>`, warm, as a user runs it (a second guest takes families when a core is free); cells/s counts from SSH ready:', '', '| kernel | wall, with the boot | SSH ready | cells | cells/s after boot |', '|---|---|---|---|---|');
-    for (const { release, run } of runs) lines.push(`| ${release} | ${run!.seconds.toFixed(2)} s | ${run!.boot.toFixed(2)} s | ${run!.cells} | ${(run!.cells / (run!.seconds - run!.boot)).toFixed(1)} |`);
+    lines.push(
+      '',
+      '`mmatrix run -k <kernel>`, warm, as a user runs it (a second guest takes families when a core is free); cells/s counts from SSH ready:',
+      '',
+      '| kernel | wall, with the boot | SSH ready | cells | cells/s after boot |',
+      '|---|---|---|---|---|',
+    );
+    for (const { release, run } of runs)
+      lines.push(
+        `| ${release} | ${run!.seconds.toFixed(2)} s | ${run!.boot.toFixed(2)} s | ${run!.cells} | ${(run!.cells / (run!.seconds - run!.boot)).toFixed(1)} |`,
+      );
   }
   if (totals) {
-    lines.push('', `\`mmatrix run\` over ${totals.kernels.join(', ')}, one run each (exit ${totals.exitCodes.join(', ')}):`, '', '| caches | wall |', '|---|---|');
+    lines.push(
+      '',
+      `\`mmatrix run\` over ${totals.kernels.join(', ')}, one run each (exit ${totals.exitCodes.join(', ')}):`,
+      '',
+      '| caches | wall |',
+      '|---|---|',
+    );
     lines.push(`| cold (empty cache: downloads, unpacking, images) | ${minutes(totals.cold)} |`, `| warm (the same run again) | ${minutes(totals.warm)} |`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hashOf } from '../images/cache.js';
-import { fromRoot } from '../images/paths.js';
+import { hashOf } from '../common/cache.js';
+import { fromRoot } from '../common/paths.js';
 
 export const GUEST_DIR = '/opt/mm';
 

@@ -1,30 +1,28 @@
 #!/usr/bin/env node
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { availableParallelism, freemem, tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 // mmatrix command line.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { InputError } from '../images/apt.js';
-import { InfraError } from './errors.js';
-import { checkKernelSpec, parseKernelSpec } from '../images/kernel.js';
-import { Expectations } from '../reports/expectations.js';
-import { RunFolder, newRunId, writeReports } from '../reports/runfolder.js';
-import { gate, loadAllowlist } from '../reports/diff.js';
-import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { runExit } from '../reports/outcome.js';
-import { brokenCases, poolLeaks, RESULTS_SCHEMA, verdictCounts, type Results } from '../reports/results.js';
-import { FAMILIES, isFamily, type Family } from '../suites/families.js';
-import type { AccelChoice } from './accel.js';
-import { killAll } from './procs.js';
-import { checkPatterns, findQemu } from './preflight.js';
-import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
-import { prepareKernel } from '../images/kernel.js';
+import { InfraError, InputError } from '../common/errors.js';
+import { killAll } from '../common/procs.js';
 import { buildImage } from '../images/initramfs.js';
-import { chooseProgress, plainProgress } from './progress.js';
+import { checkKernelSpec, parseKernelSpec, prepareKernel } from '../images/kernel.js';
+import { gate, loadAllowlist } from '../reports/diff.js';
+import { Expectations } from '../reports/expectations.js';
+import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
+import { runExit } from '../reports/outcome.js';
+import { brokenCases, poolLeaks, RESULTS_SCHEMA, type Results, verdictCounts } from '../reports/results.js';
+import { newRunId, RunFolder, writeReports } from '../reports/runfolder.js';
 import { kernelSubtest, tapHeader } from '../reports/tap14.js';
+import { FAMILIES, type Family, isFamily } from '../suites/families.js';
+import type { AccelChoice } from './accel.js';
+import { bench, benchMarkdown } from './bench.js';
+import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
+import { checkPatterns, findQemu } from './preflight.js';
+import { chooseProgress, plainProgress } from './progress.js';
 import { GUEST_DEFAULTS } from './qemu.js';
 import { autoJobs, run } from './run.js';
-import { availableParallelism, freemem, tmpdir } from 'node:os';
-import { bench, benchMarkdown } from './bench.js';
 
 export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie', 'debian:sid', 'debian:experimental'];
 
@@ -100,7 +98,15 @@ async function runCommand(f: RunFlags): Promise<number> {
   const folder = resumed?.folder ?? new RunFolder(f.runsDir, newRunId());
   const id = folder.id;
   const options = { kernels, families: f.suite ?? [...FAMILIES], cases: f.case ?? [], hugepages: f.hugepages, pool1g: f.pool1g, memoryMb: f.memory };
-  const results: Results = resumed?.results ?? { schema: RESULTS_SCHEMA, runId: id, started: new Date().toISOString(), finished: null, complete: false, options, kernels: [] };
+  const results: Results = resumed?.results ?? {
+    schema: RESULTS_SCHEMA,
+    runId: id,
+    started: new Date().toISOString(),
+    finished: null,
+    complete: false,
+    options,
+    kernels: [],
+  };
   const stop = (sig: NodeJS.Signals, code: number) => () => {
     const killed = killAll();
     ui.stop();
@@ -116,7 +122,9 @@ async function runCommand(f: RunFlags): Promise<number> {
   process.once('SIGINT', stop('SIGINT', EXIT.sigint));
   process.once('SIGTERM', stop('SIGTERM', EXIT.sigterm));
   if (kernels.length === 0) throw new InputError(`shard ${f.shard} of ${all.length} kernel(s) is empty`);
-  log(`mmatrix run ${id}: ${kernels.join(', ')}${f.shard ? ` (shard ${f.shard} of ${all.join(', ')})` : ''}${resumed ? ` (resumed: ${resumed.results.kernels.reduce((n, k) => n + k.cases.length, 0)} cases kept)` : ''}`);
+  log(
+    `mmatrix run ${id}: ${kernels.join(', ')}${f.shard ? ` (shard ${f.shard} of ${all.join(', ')})` : ''}${resumed ? ` (resumed: ${resumed.results.kernels.reduce((n, k) => n + k.cases.length, 0)} cases kept)` : ''}`,
+  );
   await run(
     {
       kernels,
@@ -166,7 +174,10 @@ export function program(): Command {
   const p = new Command('mmatrix')
     .description('Linux memory-management semantics across kernels, observed in real QEMU guests')
     .showSuggestionAfterError(true)
-    .addHelpText('after', `\nExamples:\n  mmatrix run                                  the five Debian kernels, every suite\n  mmatrix run -k debian:bookworm -s zap        one kernel, one suite\n  mmatrix show madv_dontneed.hugetlbfs-private what that case did on each kernel of runs/latest\n  mmatrix diff runs/base runs/latest           the gate, by hand\n\nExit codes: 0 conformant, 1 deviation / pool leak / crash / unexplained change, 2 incomplete or bad input, 3 internal error (a bug: the log it names holds the stack), 130/143 interrupted.`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  mmatrix run                                  the five Debian kernels, every suite\n  mmatrix run -k debian:bookworm -s zap        one kernel, one suite\n  mmatrix show madv_dontneed.hugetlbfs-private what that case did on each kernel of runs/latest\n  mmatrix diff runs/base runs/latest           the gate, by hand\n\nExit codes: 0 conformant, 1 deviation / pool leak / crash / unexplained change, 2 incomplete or bad input, 3 internal error (a bug: the log it names holds the stack), 130/143 interrupted.`,
+    )
     .exitOverride();
   p.command('run')
     .description('boot each kernel, run the suites, write a run folder (matrix.html, matrix.md, junit.xml, results.json)')
@@ -189,7 +200,10 @@ export function program(): Command {
     .option('--shard <i/n>', 'run only every n-th kernel from the i-th; `mmatrix merge` joins the shards')
     .option('--baseline <results>', 'gate: compare with this results.json (or run folder); exit 1 on an unexplained change or a crash')
     .option('--allowlist <file>', 'with --baseline: case patterns whose changes are accepted, one per line (# comments)')
-    .addHelpText('after', `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0 --baseline runs/base/results.json\n  mmatrix run -c 'madv_dontneed*.hugetlbfs-*' -s zap\n  mmatrix run -k src:~/linux -k src:~/linux,patches=series.mbox\n  mmatrix run -k src:debian:bookworm,patches=0001-fix.patch --baseline runs/base/results.json`)
+    .addHelpText(
+      'after',
+      `\nExamples:\n  mmatrix run\n  mmatrix run -k debian:bookworm -k debian:trixie\n  mmatrix run -k bzimage:arch/x86/boot/bzImage,modules=/lib/modules/6.12.0 --baseline runs/base/results.json\n  mmatrix run -c 'madv_dontneed*.hugetlbfs-*' -s zap\n  mmatrix run -k src:~/linux -k src:~/linux,patches=series.mbox\n  mmatrix run -k src:debian:bookworm,patches=0001-fix.patch --baseline runs/base/results.json`,
+    )
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand(f);
     });
@@ -289,16 +303,27 @@ export function program(): Command {
     .option('-n, --repeat <n>', 'boots of each kind per kernel', positiveInt, 5)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
-    .addHelpText('after', `\nExamples:\n  mmatrix bench -k debian:bookworm -n 7\n  mmatrix bench -k debian:bookworm --suites --vng\n  mmatrix bench -n 1 --totals`)
-    .option('--suites', 'also run every suite once per kernel (wall time, cells per second), then time the kernel\'s whole mmatrix run')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  mmatrix bench -k debian:bookworm -n 7\n  mmatrix bench -k debian:bookworm --suites --vng\n  mmatrix bench -n 1 --totals`,
+    )
+    .option('--suites', "also run every suite once per kernel (wall time, cells per second), then time the kernel's whole mmatrix run")
     .option('--vng', "also time a first command against virtme-ng booting the same kernel (Debian sid's package, unpacked into the cache)")
     .option('--totals', 'also time `mmatrix run` over the kernels with an empty cache of its own (cold), then again (warm)')
     .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean; vng?: boolean; totals?: boolean }) => {
       const kernels = f.kernel ?? DEFAULT_KERNELS;
       for (const k of kernels) checkKernelSpec(parseKernelSpec(k));
       const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
-      const { rows, totals } = await bench(kernels, { repeat: Math.max(1, f.repeat), accel: f.accel, dir: folder.dir, log, suites: f.suites, vng: f.vng, totals: f.totals });
-      log('\n' + benchMarkdown(rows, f.repeat, totals));
+      const { rows, totals } = await bench(kernels, {
+        repeat: Math.max(1, f.repeat),
+        accel: f.accel,
+        dir: folder.dir,
+        log,
+        suites: f.suites,
+        vng: f.vng,
+        totals: f.totals,
+      });
+      log(`\n${benchMarkdown(rows, f.repeat, totals)}`);
       log(`written: ${relative(process.cwd(), folder.dir)}/bench.json, bench.md`);
     });
   return p;

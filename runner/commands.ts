@@ -1,10 +1,11 @@
 // The subcommands that read rather than run: show, kernels, images.
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, lastAnswer } from '../images/apt.js';
-import { suggest } from '../images/suggest.js';
-import { cachePath } from '../images/cache.js';
-import { DEBIAN_SUITES, resolveDebian, suiteOfVersion, type DebKernel } from '../images/debian.js';
+import { cachePath } from '../common/cache.js';
+import { InputError } from '../common/errors.js';
+import { suggest } from '../common/suggest.js';
+import { lastAnswer } from '../images/apt.js';
+import { DEBIAN_SUITES, type DebKernel, resolveDebian, suiteOfVersion } from '../images/debian.js';
 import type { Expectations } from '../reports/expectations.js';
 import { kernelTitle, type Results } from '../reports/results.js';
 
@@ -24,12 +25,21 @@ export function showCase(r: Results, id: string, x: Expectations): string {
     if (c.observation) {
       out.push(`label: ${c.observation.label}`);
       const expected = k.release ? x.expected(id, k.release) : null;
-      out.push(expected ? `expected: ${expected.label} ${expected.label === c.observation.label ? '✓' : '✗'}\nsource: ${expected.source}` : 'expected: (no entry in the table)');
-      out.push('observation:', ...JSON.stringify(c.observation, null, 2).split('\n').map((l) => `  ${l}`));
+      out.push(
+        expected
+          ? `expected: ${expected.label} ${expected.label === c.observation.label ? '✓' : '✗'}\nsource: ${expected.source}`
+          : 'expected: (no entry in the table)',
+      );
+      out.push(
+        'observation:',
+        ...JSON.stringify(c.observation, null, 2)
+          .split('\n')
+          .map((l) => `  ${l}`),
+      );
     }
     if (c.console) out.push('console:', ...c.console.split('\n').map((l) => `  ${l}`));
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
@@ -51,19 +61,23 @@ export async function listKernels(resolve: boolean): Promise<string> {
     else newest = lastAnswer<DebKernel>(suite, 'resolved.json')?.version ?? newest;
     const have = cached.filter((d) => d.startsWith('debian-') && d.endsWith(`_${newest}`));
     const other = cached.filter((d) => d.startsWith('debian-') && suiteOfVersion(d.split('_')[1] ?? '') === suite && !have.includes(d));
-    rows.push(`| debian:${suite} | ${line} | ${newest} | ${have.length ? 'yes' : 'no'}${other.length ? ` (also ${other.map((d) => d.split('_')[1]).join(', ')})` : ''} |`);
+    rows.push(
+      `| debian:${suite} | ${line} | ${newest} | ${have.length ? 'yes' : 'no'}${other.length ? ` (also ${other.map((d) => d.split('_')[1]).join(', ')})` : ''} |`,
+    );
   }
   const custom = cached.filter((d) => d.startsWith('bzimage-'));
   const built = cached.filter((d) => d.startsWith('src-') && !d.includes('.tmp-'));
   const trees = existsSync(cachePath('build')) ? readdirSync(cachePath('build')).length : 0;
-  return [
+  return `${[
     rows.join('\n'),
     '',
     'Also: debian:<package version> (an exact version the archive still has), bzimage:<path>[,modules=<dir>] (your build),',
-    'src:<tree>[,patches=<mbox|dir>] (built here from a kernel tree; src:debian:<suite> builds that suite\'s linux-source).',
+    "src:<tree>[,patches=<mbox|dir>] (built here from a kernel tree; src:debian:<suite> builds that suite's linux-source).",
     custom.length ? `Cached bzimage kernels: ${custom.length}.` : '',
     built.length ? `Cached source builds: ${built.length}, from ${trees} build tree(s) in ${cachePath('build')}.` : '',
-  ].filter(Boolean).join('\n') + '\n';
+  ]
+    .filter(Boolean)
+    .join('\n')}\n`;
 }
 
 interface ImageEntry {
@@ -85,7 +99,7 @@ export function renderImages(entries: ImageEntry[]): string {
   if (!entries.length) return 'no images cached\n';
   const rows = entries.map((e) => `| ${e.name} | ${mb(e.bytes)} | ${e.built.toISOString().slice(0, 16)} |`);
   const total = entries.reduce((n, e) => n + e.bytes, 0);
-  return ['| image | size | built |', '|---|---|---|', ...rows, '', `${entries.length} image(s), ${mb(total)}`].join('\n') + '\n';
+  return `${['| image | size | built |', '|---|---|---|', ...rows, '', `${entries.length} image(s), ${mb(total)}`].join('\n')}\n`;
 }
 
 /** Remove every image but the newest of each kernel (all of them with `all`). */

@@ -4,11 +4,12 @@
 // and QEMU exited, the connection dropped, or nothing came for the case timeout — the
 // announced case is the culprit: it is marked crash or timeout with the console's last lines,
 // a fresh guest is booted, and the family resumes after it.
-import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
-import { InfraError } from './errors.js';
-import { TapStream } from './tap.js';
+
+import { InfraError } from '../common/errors.js';
 import type { CaseResult } from '../reports/results.js';
-import { TEST_FAMILIES, type Family } from '../suites/families.js';
+import { type Family, TEST_FAMILIES } from '../suites/families.js';
+import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
+import { TapStream } from './tap.js';
 
 export interface FamilyContext {
   guest: Guest;
@@ -76,9 +77,14 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
       reason = guest.alive() ? 'the guest dropped the connection during the case' : 'the guest died during the case';
     } else {
       status = 'timeout';
-      const answers = await guest.exec('true', { timeoutMs: 5000 }).then(() => true, () => false);
+      const answers = await guest.exec('true', { timeoutMs: 5000 }).then(
+        () => true,
+        () => false,
+      );
       const limit = r.ended === 'idle' ? `${ctx.caseTimeoutMs / 1000} s without output` : `the suite timeout of ${ctx.suiteTimeoutMs / 1000} s`;
-      reason = answers ? `hung test: no result after ${limit}; the kernel still answers SSH` : `hung kernel: no result after ${limit}, and the guest no longer answers SSH`;
+      reason = answers
+        ? `hung test: no result after ${limit}; the kernel still answers SSH`
+        : `hung kernel: no result after ${limit}, and the guest no longer answers SSH`;
     }
     const culpritCase: CaseResult = { id: culprit, family, status, reason, console: consoleExcerpt(ctx.consoleLog()) };
     cases.push(culpritCase);

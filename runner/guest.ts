@@ -1,17 +1,17 @@
 // One guest: start QEMU, wait for SSH, push the bundle, run suites, power off.
 // QEMU never outlives the Guest: close() kills it, and procs.ts kills it at exit.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { InfraError } from '../common/errors.js';
+import { track } from '../common/procs.js';
+import { TROUBLE } from '../guest/kmsg.js';
 import type { Image } from '../images/initramfs.js';
 import type { Kernel } from '../images/kernel.js';
 import { clientKey, keyBlob } from '../images/keys.js';
-import { TROUBLE } from '../guest/kmsg.js';
 import { GUEST_DIR } from './bundle.js';
-import { InfraError } from './errors.js';
-import { track } from './procs.js';
-import { qemuArgs, type Accel, type Disk, type GuestConfig } from './qemu.js';
-import { Server, Ssh, waitForBanner, type ExecOptions, type ExecResult } from './ssh.js';
+import { type Accel, type Disk, type GuestConfig, qemuArgs } from './qemu.js';
+import { type ExecOptions, type ExecResult, type Server, Ssh, waitForBanner } from './ssh.js';
 
 export interface GuestOptions {
   accel: Accel;
@@ -61,17 +61,16 @@ export function poolDrift(base: Pools, now: Pools): string[] {
   return Object.keys(base).flatMap((size) => {
     const a = base[size];
     const b = now[size] ?? { free: 0, rsvd: 0 };
-    return [
-      ...(a.free !== b.free ? [`${size} free ${b.free}/${a.free}`] : []),
-      ...(a.rsvd !== b.rsvd ? [`${size} rsvd ${b.rsvd}/${a.rsvd}`] : []),
-    ];
+    return [...(a.free !== b.free ? [`${size} free ${b.free}/${a.free}`] : []), ...(a.rsvd !== b.rsvd ? [`${size} rsvd ${b.rsvd}/${a.rsvd}`] : [])];
   });
 }
 
 /** The console from the first sign of trouble in its last 300 lines (at most 40 lines from
  * there), or its tail when nothing looks like trouble. */
 export function consoleExcerpt(path: string, max = 40): string {
-  const lines = consoleTail(path, 300).split('\n').map((l) => l.replace(/\r$/, ''));
+  const lines = consoleTail(path, 300)
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''));
   const first = lines.findIndex((l) => TROUBLE.test(l));
   return (first < 0 ? lines.slice(-25) : lines.slice(first, first + max)).join('\n');
 }
@@ -96,7 +95,8 @@ export async function waitForConsole(path: string, marker: string, deadline: num
   try {
     while (Date.now() < deadline) {
       if (fd < 0 && existsSync(path)) fd = openSync(path, 'r');
-      for (let n; fd >= 0 && (n = readSync(fd, buf, 0, buf.length, offset)) > 0; offset += n) {
+      for (let n = fd >= 0 ? readSync(fd, buf, 0, buf.length, offset) : 0; n > 0; n = readSync(fd, buf, 0, buf.length, offset)) {
+        offset += n;
         seen = (seen + buf.toString('latin1', 0, n)).slice(-(marker.length + buf.length));
         if (seen.includes(marker)) return;
       }
@@ -144,9 +144,7 @@ export class Guest {
     track(proc);
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const spawnError = new Promise<never>((_, reject) =>
-      proc.once('error', (e) => reject(new InfraError('boot', `cannot start QEMU: ${e.message}`))),
-    );
+    const spawnError = new Promise<never>((_, reject) => proc.once('error', (e) => reject(new InfraError('boot', `cannot start QEMU: ${e.message}`))));
     const g = new Guest(proc, config);
     g.startedAt = performance.now() - (Date.now() - t0);
     try {
@@ -183,8 +181,13 @@ export class Guest {
     const [release, obtained, hp, thp, gig, cmdline, pageKb] = r.stdout.trim().split('\n');
     const mode = /\[(\w+)\]/.exec(thp ?? '')?.[1] ?? 'none';
     return {
-      release, hugepagesObtained: Number(obtained) || 0, hugePageKb: Number(hp) || 0, thp: mode, gigantic: Number(gig) || 0,
-      cmdline: cmdline ?? '', pageSize: Number(pageKb) * 1024 || 4096,
+      release,
+      hugepagesObtained: Number(obtained) || 0,
+      hugePageKb: Number(hp) || 0,
+      thp: mode,
+      gigantic: Number(gig) || 0,
+      cmdline: cmdline ?? '',
+      pageSize: Number(pageKb) * 1024 || 4096,
     };
   }
 
@@ -199,7 +202,8 @@ export class Guest {
   /** Each huge page pool's free and reserved counts, keyed by size ("2048kB"). */
   async pools(): Promise<Pools> {
     const r = await this.ask(JSON.stringify({ pools: true }), { timeoutMs: 60_000 });
-    if (r.ended !== 'exit' || r.code !== 0) throw new InfraError('run', `reading the huge page pools failed (${r.ended}${r.code ? ` ${r.code}` : ''})`, `${r.stdout}${r.stderr}`.trim());
+    if (r.ended !== 'exit' || r.code !== 0)
+      throw new InfraError('run', `reading the huge page pools failed (${r.ended}${r.code ? ` ${r.code}` : ''})`, `${r.stdout}${r.stderr}`.trim());
     return parsePools(r.stdout);
   }
 

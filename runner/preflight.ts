@@ -1,8 +1,8 @@
 // Bad input found before anything starts: no QEMU to run, or a case pattern that names no case.
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { InputError } from '../images/apt.js';
-import { suggest } from '../images/suggest.js';
+import { InputError } from '../common/errors.js';
+import { suggest } from '../common/suggest.js';
 import { caseFilter } from '../guest/pattern.js';
 
 /** The QEMU binary on PATH, or an InputError saying how to get it. */
@@ -17,7 +17,6 @@ export function findQemu(name = 'qemu-system-x86_64', path = process.env.PATH ??
   }
   throw new InputError(`no QEMU: ${name} is not on PATH (\`make deps\` installs qemu-system-x86)`);
 }
-
 
 /** Each pattern must match some case; a typo gets the nearest ids. */
 export function checkPatterns(patterns: string[], ids: string[]): void {

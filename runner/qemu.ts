@@ -32,8 +32,16 @@ export const accelArgs = (a: Accel) => (a === 'kvm' ? ['-accel', 'kvm', '-cpu', 
 
 /** No default devices, no option ROMs to run, no user config: less to boot. */
 export const machineArgs = (c: GuestConfig) => [
-  '-machine', 'pc', '-nodefaults', '-no-user-config', '-display', 'none',
-  '-m', String(c.memoryMb), '-smp', String(c.cpus),
+  '-machine',
+  'pc',
+  '-nodefaults',
+  '-no-user-config',
+  '-display',
+  'none',
+  '-m',
+  String(c.memoryMb),
+  '-smp',
+  String(c.cpus),
 ];
 
 // quiet and the test-skipping flags save ~0.4 s under TCG; acpi=noirq routes PCI interrupts
@@ -41,16 +49,12 @@ export const machineArgs = (c: GuestConfig) => [
 // which -no-reboot turns into QEMU exiting, so a dead kernel is seen at once.
 export const BASE_CMDLINE = 'console=ttyS0 quiet acpi=noirq mitigations=off tsc=reliable no_timer_check cryptomgr.notests init_on_alloc=0 panic=-1';
 
-export const cmdline = (c: GuestConfig) =>
-  [BASE_CMDLINE, `mmatrix.hugepages=${c.hugepages}`, c.extraCmdline ?? ''].filter(Boolean).join(' ');
+export const cmdline = (c: GuestConfig) => [BASE_CMDLINE, `mmatrix.hugepages=${c.hugepages}`, c.extraCmdline ?? ''].filter(Boolean).join(' ');
 
 export const bootArgs = (c: GuestConfig) => ['-kernel', c.kernel, '-initrd', c.initramfs, '-append', cmdline(c), '-no-reboot'];
 
 /** User networking; the SSH forward listens on loopback only. */
-export const netArgs = (c: GuestConfig) => [
-  '-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${c.sshPort}-:22`,
-  '-device', 'virtio-net-pci,netdev=net0,romfile=',
-];
+export const netArgs = (c: GuestConfig) => ['-netdev', `user,id=net0,hostfwd=tcp:127.0.0.1:${c.sshPort}-:22`, '-device', 'virtio-net-pci,netdev=net0,romfile='];
 
 /** Each disk with a 64-entry queue instead of 256. Until "virtio-blk: avoid preallocating big
  * SGL for data" (2021, after 5.10) virtio_blk gave each of the queue's requests a scatterlist
@@ -58,8 +62,10 @@ export const netArgs = (c: GuestConfig) => [
  * disk. Under TCG 5.10's module step went 0.23 → 0.17 s (/init's stamps, medians of 5). */
 export const diskArgs = (c: GuestConfig) =>
   c.disks.flatMap((d, i) => [
-    '-drive', `file=${d.file},if=none,id=disk${i},format=raw,${d.mode === 'ro' ? 'readonly=on' : 'snapshot=on'}`,
-    '-device', `virtio-blk-pci,drive=disk${i},romfile=,queue-size=64`,
+    '-drive',
+    `file=${d.file},if=none,id=disk${i},format=raw,${d.mode === 'ro' ? 'readonly=on' : 'snapshot=on'}`,
+    '-device',
+    `virtio-blk-pci,drive=disk${i},romfile=,queue-size=64`,
   ]);
 
 export const consoleArgs = (c: GuestConfig) => ['-serial', `file:${c.consoleLog}`, '-monitor', 'none'];

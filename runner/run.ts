@@ -4,19 +4,19 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { InfraError } from '../common/errors.js';
 import { buildImage } from '../images/initramfs.js';
-import { prepareKernel, type Kernel } from '../images/kernel.js';
+import { type Kernel, prepareKernel } from '../images/kernel.js';
 import { scratchExt4 } from '../images/scratch.js';
-import type { RunFolder } from '../reports/runfolder.js';
 import type { Expectations } from '../reports/expectations.js';
 import type { Fingerprint } from '../reports/fingerprint.js';
 import type { CaseResult, KernelResult, Results } from '../reports/results.js';
+import type { RunFolder } from '../reports/runfolder.js';
 import type { Family } from '../suites/families.js';
-import { accelPlan, type AccelChoice } from './accel.js';
+import { type AccelChoice, accelPlan } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
-import { InfraError } from './errors.js';
-import { Guest, poolDrift, type GuestFacts, type Pools } from './guest.js';
 import { runFamily } from './family.js';
+import { Guest, type GuestFacts, type Pools, poolDrift } from './guest.js';
 import type { KernelProgress } from './progress.js';
 
 export interface RunOptions {
@@ -63,16 +63,33 @@ async function fingerprint(facts: GuestFacts, k: Kernel, accel: string, obtained
   );
   const pools = Object.fromEntries(Object.entries(obtained).map(([size, p]) => [size, p.free]));
   return {
-    release: facts.release, kernelId: k.id, configHash: configHash(k), cmdline: facts.cmdline, pools,
-    pageSize: facts.pageSize, accel, qemu: await qemuVersion, node: process.version, suiteVersion: suite,
+    release: facts.release,
+    kernelId: k.id,
+    configHash: configHash(k),
+    cmdline: facts.cmdline,
+    pools,
+    pageSize: facts.pageSize,
+    accel,
+    qemu: await qemuVersion,
+    node: process.version,
+    suiteVersion: suite,
   };
 }
 
-
 function emptyResult(spec: string, o: RunOptions): KernelResult {
   return {
-    spec, id: spec, version: '', release: null, accel: null, bootSeconds: null, hugePageKb: null,
-    hugepagesRequested: o.hugepages, hugepagesObtained: null, thp: null, error: null, cases: [],
+    spec,
+    id: spec,
+    version: '',
+    release: null,
+    accel: null,
+    bootSeconds: null,
+    hugePageKb: null,
+    hugepagesRequested: o.hugepages,
+    hugepagesObtained: null,
+    thp: null,
+    error: null,
+    cases: [],
   };
 }
 
@@ -91,7 +108,15 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, res: KernelResult
       const pool1g = o.pool1g === 'auto' ? AUTO_POOL_1G[accel] : o.pool1g;
       const big = gigantic(pool1g, o.memoryMb);
       const disks = [{ file: await scratchExt4(), mode: 'scratch' as const }];
-      const g = await Guest.boot(kernel, image, { accel, memoryMb: big.memoryMb, hugepages: o.hugepages, extraCmdline: big.cmdline, disks, bootTimeoutMs, consoleLog });
+      const g = await Guest.boot(kernel, image, {
+        accel,
+        memoryMb: big.memoryMb,
+        hugepages: o.hugepages,
+        extraCmdline: big.cmdline,
+        disks,
+        bootTimeoutMs,
+        consoleLog,
+      });
       res.accel = accel;
       return g;
     } catch (e) {
@@ -124,7 +149,20 @@ interface KernelJob {
 function newJob(spec: string, o: RunOptions, res: KernelResult): KernelJob {
   // Resumed: the families that finished before are not run again.
   const queue = o.families.filter((f) => !res.familiesDone?.includes(f));
-  return { spec, res, kernel: null, queue, boots: 0, guests: 0, running: new Set(), planned: new Map(), finished: 0, ended: false, helperFailed: false, bar: o.progress?.(spec) };
+  return {
+    spec,
+    res,
+    kernel: null,
+    queue,
+    boots: 0,
+    guests: 0,
+    running: new Set(),
+    planned: new Map(),
+    finished: 0,
+    ended: false,
+    helperFailed: false,
+    bar: o.progress?.(spec),
+  };
 }
 
 async function prepare(job: KernelJob, o: RunOptions): Promise<Kernel> {
@@ -171,9 +209,17 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
     const facts = await guest.facts();
     if (first) {
       res.bootSeconds = guest.bootSeconds;
-      Object.assign(res, { release: facts.release, hugePageKb: facts.hugePageKb, hugepagesObtained: facts.hugepagesObtained, gigantic: facts.gigantic, thp: facts.thp });
+      Object.assign(res, {
+        release: facts.release,
+        hugePageKb: facts.hugePageKb,
+        hugepagesObtained: facts.hugepagesObtained,
+        gigantic: facts.gigantic,
+        thp: facts.thp,
+      });
     }
-    o.log(`${facts.release}: ${first ? '' : 'another guest: '}SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`);
+    o.log(
+      `${facts.release}: ${first ? '' : 'another guest: '}SSH ready in ${guest.bootSeconds.toFixed(2)} s (banner at ${guest.bannerSeconds.toFixed(2)} s); huge pages ${facts.hugepagesObtained}/${o.hugepages} × ${facts.hugePageKb} kB, ${facts.gigantic} × 1 GiB; THP ${facts.thp}`,
+    );
     const baseline = await guest.pools();
     if (first) res.fingerprint = await fingerprint(facts, kernel, res.accel ?? '', baseline, guestCode.version);
     for (let family = job.queue.shift(); family && !res.error; family = job.queue.shift()) {
@@ -181,7 +227,11 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
       const t0 = Date.now();
       // Resumed mid-family: go on after the last case that finished.
       const after = res.cases.filter((c) => c.family === family).at(-1)?.id ?? null;
-      const progress = () => job.bar?.cases(job.finished, [...job.planned.values()].reduce((a, b) => a + b, 0));
+      const progress = () =>
+        job.bar?.cases(
+          job.finished,
+          [...job.planned.values()].reduce((a, b) => a + b, 0),
+        );
       job.running.add(family);
       job.bar?.phase([...job.running].join(' '));
       const outcome = await runFamily(family, {
@@ -219,13 +269,15 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
       // Every case must give back what it took: checked again here, from outside the suite.
       const drift = poolDrift(baseline, await guest.pools());
       if (drift.length) {
-        (res.poolDrift ??= []).push({ after: family, drift });
+        res.poolDrift = [...(res.poolDrift ?? []), { after: family, drift }];
         o.log(`${facts.release}: hugetlb pool not back at its baseline after ${family}: ${drift.join(', ')} (see the cases with poolBalanced false)`);
       }
       const broke = n('crash') + n('timeout') ? `, ${n('crash')} crashed, ${n('timeout')} timed out` : '';
-      (res.familiesDone ??= []).push(family);
+      res.familiesDone = [...(res.familiesDone ?? []), family];
       job.running.delete(family);
-      o.log(`${facts.release}: ${family}: ${done.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors${broke}; ${dev} deviations) in ${((Date.now() - t0) / 1000).toFixed(2)} s`);
+      o.log(
+        `${facts.release}: ${family}: ${done.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors${broke}; ${dev} deviations) in ${((Date.now() - t0) / 1000).toFixed(2)} s`,
+      );
       folder.save(results);
     }
   } catch (e) {
@@ -240,7 +292,13 @@ async function drive(job: KernelJob, o: RunOptions, folder: RunFolder, results: 
     if (!res.error) {
       res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
       o.log(`${job.spec}: ${e.phase} failed: ${e.message}`);
-      if (e.detail) o.log(e.detail.split('\n').map((l) => `  | ${l}`).join('\n'));
+      if (e.detail)
+        o.log(
+          e.detail
+            .split('\n')
+            .map((l) => `  | ${l}`)
+            .join('\n'),
+        );
     }
   } finally {
     await guest?.close();

@@ -2,11 +2,11 @@
 // dropbear 2022.83 drops the connection when a channel opens while the previous
 // command's exit is still being handled. A server (guest/serve.ts) keeps its channel open
 // between requests.
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { Client, type ClientChannel } from 'ssh2';
+import { InfraError } from '../common/errors.js';
 import { doneCode } from '../guest/serve.js';
-import { InfraError } from './errors.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -92,7 +92,8 @@ export class Ssh {
    * connection is an error here. */
   async exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.enqueue(() => this.execNow(cmd, opts));
-    if (r.ended === 'timeout' || r.ended === 'idle') throw new InfraError('run', `'${cmd}' did not finish within ${(opts.timeoutMs ?? 60_000) / 1000} s`, r.stdout);
+    if (r.ended === 'timeout' || r.ended === 'idle')
+      throw new InfraError('run', `'${cmd}' did not finish within ${(opts.timeoutMs ?? 60_000) / 1000} s`, r.stdout);
     if (r.ended === 'lost') throw new InfraError('ssh', `the guest went away during '${cmd}'`, r.stdout);
     return r;
   }

@@ -7,7 +7,7 @@ import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
 import type { GuestEnv } from './memtypes.js';
 import { product } from './observe.js';
-import { RANGES, observeZap, type ZapOp } from './zap.js';
+import { observeZap, RANGES, type ZapOp } from './zap.js';
 
 // The HGM series proposed MADV_SPLIT as 26, the next free value after MADV_COLLAPSE (25).
 const MADV_SPLIT_PROPOSED = 26;
@@ -43,5 +43,11 @@ export const ADVICE_OPS: ZapOp[] = [
 ];
 
 export function adviceCases(env: GuestEnv): Case[] {
-  return product(env, ADVICE_OPS, [RANGES[0]], () => true, (op, whole, mt, len) => observeZap(op, whole, mt, env, len));
+  return product(
+    env,
+    ADVICE_OPS,
+    [RANGES[0]],
+    () => true,
+    (op, whole, mt, len) => observeZap(op, whole, mt, env, len),
+  );
 }

@@ -5,12 +5,15 @@
 // on a fresh guest.
 import { writeFileSync } from 'node:fs';
 import type { Case } from '../guest/harness.js';
-import { MEMTYPES, type GuestEnv } from './memtypes.js';
+import { type GuestEnv, MEMTYPES } from './memtypes.js';
 import { record } from './observe.js';
 
 const anon = MEMTYPES.find((m) => m.id === 'anon-private')!;
 
-const probe = (id: string): Case => ({ id: `${id}.anon-private`, run: () => ({ ...record(id, '', anon, 0, { ret: 0 }, {}), poolBalanced: null, label: 'ok' }) });
+const probe = (id: string): Case => ({
+  id: `${id}.anon-private`,
+  run: () => ({ ...record(id, '', anon, 0, { ret: 0 }, {}), poolBalanced: null, label: 'ok' }),
+});
 
 export function panicCases(_env: GuestEnv): Case[] {
   return [
@@ -24,7 +27,13 @@ export function panicCases(_env: GuestEnv): Case[] {
         return probe('warn').run();
       },
     },
-    { id: 'sysrq_crash.anon-private', run: () => (writeFileSync('/proc/sysrq-trigger', 'c'), {}) },
+    {
+      id: 'sysrq_crash.anon-private',
+      run: () => {
+        writeFileSync('/proc/sysrq-trigger', 'c');
+        return {};
+      },
+    },
     probe('probe_after'),
   ];
 }

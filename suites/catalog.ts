@@ -12,14 +12,24 @@ import { resvCases } from './resv.js';
 import { zapCases } from './zap.js';
 
 export const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
-  zap: zapCases, populate: populateCases, mremap: mremapCases, advice: adviceCases, resv: resvCases,
-  panic: panicCases, hang: hangCases,
+  zap: zapCases,
+  populate: populateCases,
+  mremap: mremapCases,
+  advice: adviceCases,
+  resv: resvCases,
+  panic: panicCases,
+  hang: hangCases,
 };
 
 /** A guest with everything: both hugetlb pools, ext4, THP in madvise mode. */
 export const FULL_ENV: GuestEnv = {
-  hugePage: 2 << 20, pools: { [2 << 20]: 64, [1 << 30]: 2 }, hugetlbfs: '/mnt/huge', hugetlbfs1g: '/mnt/huge1g',
-  tmpfs: '/dev/shm', ext4: '/mnt/ext4', thp: 'madvise',
+  hugePage: 2 << 20,
+  pools: { [2 << 20]: 64, [1 << 30]: 2 },
+  hugetlbfs: '/mnt/huge',
+  hugetlbfs1g: '/mnt/huge1g',
+  tmpfs: '/dev/shm',
+  ext4: '/mnt/ext4',
+  thp: 'madvise',
 };
 
 /** Every case id of the real (not test-only) families, in run order. */

@@ -1,15 +1,16 @@
 // Guest entry point: `node suites/main.js` answers the runner's requests on stdin, one JSON
 // line each (Request below; guest/serve.ts): a family's cases as TAP, or the huge page pools.
 // By hand in a guest: echo '{"family":"zap","patterns":["*.memfd-*"]}' | node suites/main.js
+
+import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { runCases } from '../guest/harness.js';
 import { caseFilter } from '../guest/pattern.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { hugePools, hugePageSize, thpMode } from '../guest/proc.js';
+import { hugePageSize, hugePools, thpMode } from '../guest/proc.js';
 import { serve } from '../guest/serve.js';
 import { Tap, writeOut } from '../guest/tap.js';
 import { BUILDERS } from './catalog.js';
-import { isFamily, TEST_FAMILIES, type Family } from './families.js';
+import { type Family, isFamily, TEST_FAMILIES } from './families.js';
 import type { GuestEnv } from './memtypes.js';
 
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
@@ -19,7 +20,14 @@ function mounted(dir: string, type: string, ready = '/run/mmatrix-ext4.done'): s
   const deadline = Date.now() + 30_000;
   while (!existsSync(ready) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   if (!existsSync('/proc/mounts')) return null;
-  return readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => { const f = l.split(' '); return f[1] === dir && f[2] === type; }) ? dir : null;
+  return readFileSync('/proc/mounts', 'utf8')
+    .split('\n')
+    .some((l) => {
+      const f = l.split(' ');
+      return f[1] === dir && f[2] === type;
+    })
+    ? dir
+    : null;
 }
 
 /** One request of the runner's (guest/serve.ts). */
@@ -51,7 +59,9 @@ function runFamily(req: Request): number {
   const keep = caseFilter(req.patterns ?? []);
   let cases = BUILDERS[family as Family](env).filter((c) => keep(c.id));
   if (req.after) cases = cases.slice(cases.findIndex((c) => c.id === req.after) + 1);
-  const pools = Object.entries(env.pools).map(([size, free]) => `${Number(size) >> 20}M:${free}`).join(' ');
+  const pools = Object.entries(env.pools)
+    .map(([size, free]) => `${Number(size) >> 20}M:${free}`)
+    .join(' ');
   tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'}`);
   return runCases(cases, tap) > 0 ? 1 : 0;
 }

@@ -166,7 +166,4 @@ function memtype(b: Backing, shared: boolean): MemType {
   };
 }
 
-export const MEMTYPES: MemType[] = BACKINGS.flatMap((b) => [
-  ...(b.sharedOnly ? [] : [memtype(b, false)]),
-  ...(b.privateOnly ? [] : [memtype(b, true)]),
-]);
+export const MEMTYPES: MemType[] = BACKINGS.flatMap((b) => [...(b.sharedOnly ? [] : [memtype(b, false)]), ...(b.privateOnly ? [] : [memtype(b, true)])]);

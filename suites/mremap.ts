@@ -4,7 +4,7 @@
 // behind reads as.
 import type { Case } from '../guest/harness.js';
 import { contentWord, label } from '../guest/label.js';
-import { K, mm, type Mapped } from '../guest/native.js';
+import { K, type Mapped, mm } from '../guest/native.js';
 import type { Observation } from '../guest/schema.js';
 import { alignedHole, type GuestEnv, type MemType, type Region } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
@@ -26,11 +26,15 @@ export interface MremapOp {
   run(region: Region, align: number): Moved;
 }
 
-
 export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_shrink',
-    run: (g) => ({ r: mm.mremap(g.addr, g.len, g.len / 2, 0, 0), oldLen: g.len, newLen: g.len / 2, left: { addr: g.addr + BigInt(g.len / 2), len: g.len / 2 } }),
+    run: (g) => ({
+      r: mm.mremap(g.addr, g.len, g.len / 2, 0, 0),
+      oldLen: g.len,
+      newLen: g.len / 2,
+      left: { addr: g.addr + BigInt(g.len / 2), len: g.len / 2 },
+    }),
   },
   {
     id: 'mremap_grow',
@@ -64,43 +68,61 @@ export const MREMAP_OPS: MremapOp[] = [
   },
   {
     id: 'mremap_dontunmap',
-    run: (g) => ({ r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0), oldLen: g.len, newLen: g.len, left: { addr: g.addr, len: g.len } }),
+    run: (g) => ({
+      r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0),
+      oldLen: g.len,
+      newLen: g.len,
+      left: { addr: g.addr, len: g.len },
+    }),
   },
 ];
 
 function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observation {
   const align = Math.max(mt.hugePage(env), 2 << 20);
-  return withRegion(mt, env, len, {}, (region) => {
-    const filled = mm.fill(region.addr, len, SEED);
-    if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
-    const oldAddr = region.addr;
-    const { r, oldLen, newLen, left } = op.run(region, align);
-    let content = null;
-    let tail: string | null = null;
-    let old: string | null = null;
-    if (r.errno === undefined) {
-      region.addr = r.addr;
-      region.len = newLen;
-      const kept = Math.min(oldLen, newLen);
-      content = mm.scan(r.addr, kept, SEED);
-      if (newLen > oldLen) tail = contentWord(mm.scan(r.addr + BigInt(oldLen), newLen - oldLen, SEED, oldLen));
-      const leftBehind = left && (r.addr !== oldAddr || newLen < oldLen) ? left : null;
-      if (leftBehind) {
-        // Compared with the pattern of its original offsets, so data that stayed reads as kept.
-        old = contentWord(mm.scan(leftBehind.addr, leftBehind.len, SEED, Number(leftBehind.addr - oldAddr)));
-        if (op.id === 'mremap_dontunmap') mm.munmap(leftBehind.addr, leftBehind.len); // it stays mapped: ours to unmap
+  return withRegion(
+    mt,
+    env,
+    len,
+    {},
+    (region) => {
+      const filled = mm.fill(region.addr, len, SEED);
+      if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
+      const oldAddr = region.addr;
+      const { r, oldLen, newLen, left } = op.run(region, align);
+      let content = null;
+      let tail: string | null = null;
+      let old: string | null = null;
+      if (r.errno === undefined) {
+        region.addr = r.addr;
+        region.len = newLen;
+        const kept = Math.min(oldLen, newLen);
+        content = mm.scan(r.addr, kept, SEED);
+        if (newLen > oldLen) tail = contentWord(mm.scan(r.addr + BigInt(oldLen), newLen - oldLen, SEED, oldLen));
+        const leftBehind = left && (r.addr !== oldAddr || newLen < oldLen) ? left : null;
+        if (leftBehind) {
+          // Compared with the pattern of its original offsets, so data that stayed reads as kept.
+          old = contentWord(mm.scan(leftBehind.addr, leftBehind.len, SEED, Number(leftBehind.addr - oldAddr)));
+          if (op.id === 'mremap_dontunmap') mm.munmap(leftBehind.addr, leftBehind.len); // it stays mapped: ours to unmap
+        }
       }
-    }
-    return record(op.id, '', mt, len, r, {
-      presentAfter: r.errno === undefined ? mm.pagemap(r.addr, Math.min(oldLen, newLen)).present : null,
-      content,
-      moved: r.errno === undefined ? r.addr !== oldAddr : null,
-      tail,
-      old,
-    });
-  }, label);
+      return record(op.id, '', mt, len, r, {
+        presentAfter: r.errno === undefined ? mm.pagemap(r.addr, Math.min(oldLen, newLen)).present : null,
+        content,
+        moved: r.errno === undefined ? r.addr !== oldAddr : null,
+        tail,
+        old,
+      });
+    },
+    label,
+  );
 }
 
 export function mremapCases(env: GuestEnv): Case[] {
-  return product(env, MREMAP_OPS, PLAIN, () => true, (op, _v, mt, len) => observe(op, mt, env, len));
+  return product(
+    env,
+    MREMAP_OPS,
+    PLAIN,
+    () => true,
+    (op, _v, mt, len) => observe(op, mt, env, len),
+  );
 }

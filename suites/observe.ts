@@ -1,9 +1,10 @@
 // What every case does around its operation: note the hugetlb pool, make the region, run
 // the body, tear the region down whatever happened, and check the pool came back.
+
+import type { Case } from '../guest/harness.js';
 import { counters } from '../guest/proc.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
-import type { Case } from '../guest/harness.js';
-import { MEMTYPES, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
+import { type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region } from './memtypes.js';
 
 export interface Variant {
   id: string; // '' for the plain case; otherwise it shows in the case id as op@variant
@@ -64,14 +65,7 @@ export function record(op: string, variant: string, mt: MemType, len: number, r:
 
 type Body = (region: Region) => Recorded;
 
-export function withRegion(
-  mt: MemType,
-  env: GuestEnv,
-  len: number,
-  how: MapOptions,
-  body: Body,
-  label: (o: Recorded) => string,
-): Observation {
+export function withRegion(mt: MemType, env: GuestEnv, len: number, how: MapOptions, body: Body, label: (o: Recorded) => string): Observation {
   const base = mt.hugetlb ? counters() : null; // only the hugetlb pool has a balance to check
   const region = mt.create(len, env, how);
   let obs: Recorded;

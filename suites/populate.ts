@@ -9,8 +9,8 @@ import { allocatedBytes, label, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import type { Observation } from '../guest/schema.js';
-import { HUGE_1GB, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
-import { product, record, withRegion, type Variant } from './observe.js';
+import { type GuestEnv, HUGE_1GB, type MapOptions, type MemType, type Region } from './memtypes.js';
+import { product, record, type Variant, withRegion } from './observe.js';
 
 export interface PopulateOp {
   id: string;
@@ -96,22 +96,29 @@ function observe(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, en
 
 function observeIn(op: PopulateOp, variant: string, how: MapOptions, mt: MemType, env: GuestEnv, len: number): Observation {
   const before = counters();
-  return withRegion(mt, env, len, how, (region) => {
-    const mapBefore = mm.pagemap(region.addr, len);
-    const r = op.apply(region);
-    const after = counters(region.fd);
-    const mapAfter = mm.pagemap(region.addr, len);
-    // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
-    const backing = delta(before, after, mapAfter.anon);
-    return record(op.id, variant, mt, len, r, {
-      presentBefore: mapBefore.present,
-      presentAfter: mapAfter.present,
-      backing,
-      allocated: allocatedBytes(backing, mt.hugePage(env)) >= len / 2,
-      cow: mt.shared || mt.hugetlb ? null : backing.anonKb * 1024 >= len / 2,
-      ...(r.fault ? { fault: r.fault } : {}),
-    });
-  }, (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096) }));
+  return withRegion(
+    mt,
+    env,
+    len,
+    how,
+    (region) => {
+      const mapBefore = mm.pagemap(region.addr, len);
+      const r = op.apply(region);
+      const after = counters(region.fd);
+      const mapAfter = mm.pagemap(region.addr, len);
+      // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
+      const backing = delta(before, after, mapAfter.anon);
+      return record(op.id, variant, mt, len, r, {
+        presentBefore: mapBefore.present,
+        presentAfter: mapAfter.present,
+        backing,
+        allocated: allocatedBytes(backing, mt.hugePage(env)) >= len / 2,
+        cow: mt.shared || mt.hugetlb ? null : backing.anonKb * 1024 >= len / 2,
+        ...(r.fault ? { fault: r.fault } : {}),
+      });
+    },
+    (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096) }),
+  );
 }
 
 export function populateCases(env: GuestEnv): Case[] {

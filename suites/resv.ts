@@ -6,7 +6,7 @@
 // shows up there.
 import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
-import { counters, delta, type Counters } from '../guest/proc.js';
+import { type Counters, counters, delta } from '../guest/proc.js';
 import type { Observation } from '../guest/schema.js';
 import { alignedHole, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
@@ -123,13 +123,26 @@ const signed = (n: number) => (n >= 0 ? `+${n}` : `${n}`);
 function observe(step: ResvStep, mt: MemType, env: GuestEnv, len: number): Observation {
   const beforeMmap = counters();
   const align = mt.hugePage(env);
-  return withRegion(mt, env, len, step.map, (region) => {
-    const s = step.run(region, beforeMmap, align);
-    const backing = delta(s.from, s.to ?? counters(), 0); // hugetlb: its pool is its memory
-    return record(step.id, '', mt, len, s.r ?? { ret: 0 }, { backing, ...(s.child ? { child: s.child } : {}) });
-  }, (o) => [o.errno, o.child && `child ${o.child}`, `rsvd${signed(o.backing!.hugeRsvd)} free${signed(o.backing!.hugeFree)}`].filter(Boolean).join(' '));
+  return withRegion(
+    mt,
+    env,
+    len,
+    step.map,
+    (region) => {
+      const s = step.run(region, beforeMmap, align);
+      const backing = delta(s.from, s.to ?? counters(), 0); // hugetlb: its pool is its memory
+      return record(step.id, '', mt, len, s.r ?? { ret: 0 }, { backing, ...(s.child ? { child: s.child } : {}) });
+    },
+    (o) => [o.errno, o.child && `child ${o.child}`, `rsvd${signed(o.backing!.hugeRsvd)} free${signed(o.backing!.hugeFree)}`].filter(Boolean).join(' '),
+  );
 }
 
 export function resvCases(env: GuestEnv): Case[] {
-  return product(env, RESV_STEPS, PLAIN, (step, mt) => mt.hugetlb && step.applies(mt), (step, _v, mt, len) => observe(step, mt, env, len));
+  return product(
+    env,
+    RESV_STEPS,
+    PLAIN,
+    (step, mt) => mt.hugetlb && step.applies(mt),
+    (step, _v, mt, len) => observe(step, mt, env, len),
+  );
 }

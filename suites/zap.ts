@@ -3,12 +3,12 @@
 // Each case fills the region with a pattern, applies the operation to the target range
 // and records what the kernel did there and around it.
 import type { Case } from '../guest/harness.js';
+import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
-import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
 import type { Observation } from '../guest/schema.js';
 import type { GuestEnv, MemType, Region } from './memtypes.js';
-import { product, record, withRegion, type Variant } from './observe.js';
+import { product, record, type Variant, withRegion } from './observe.js';
 
 export interface Target {
   addr: bigint;
@@ -54,30 +54,43 @@ const SEED = 0x5a;
 /** Fill, apply, read back: shared by every family whose operation discards or protects data. */
 export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const { offset, len: tlen } = range.target(len);
-  return withRegion(mt, env, len, {}, (region) => {
-    const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
-    const filled = mm.fill(region.addr, len, SEED);
-    if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
-    const before = counters(region.fd);
-    const mapBefore = mm.pagemap(target.addr, tlen);
-    const r = op.apply(region, target);
-    const after = counters(region.fd);
-    const mapAfter = mm.pagemap(target.addr, tlen);
-    const whole = mm.scan(region.addr, len, SEED);
-    const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
-    const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
-    return record(op.id, range.id, mt, tlen, r, {
-      offset,
-      presentBefore: mapBefore.present,
-      presentAfter: mapAfter.present,
-      content,
-      outside: content === whole ? null : contentWord(minusContent(whole, content)),
-      backing,
-      freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
-    });
-  }, label);
+  return withRegion(
+    mt,
+    env,
+    len,
+    {},
+    (region) => {
+      const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
+      const filled = mm.fill(region.addr, len, SEED);
+      if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
+      const before = counters(region.fd);
+      const mapBefore = mm.pagemap(target.addr, tlen);
+      const r = op.apply(region, target);
+      const after = counters(region.fd);
+      const mapAfter = mm.pagemap(target.addr, tlen);
+      const whole = mm.scan(region.addr, len, SEED);
+      const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
+      const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
+      return record(op.id, range.id, mt, tlen, r, {
+        offset,
+        presentBefore: mapBefore.present,
+        presentAfter: mapAfter.present,
+        content,
+        outside: content === whole ? null : contentWord(minusContent(whole, content)),
+        backing,
+        freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
+      });
+    },
+    label,
+  );
 }
 
 export function zapCases(env: GuestEnv): Case[] {
-  return product(env, ZAP_OPS, RANGES, (op, mt) => op.applies(mt), (op, range, mt, len) => observeZap(op, range, mt, env, len));
+  return product(
+    env,
+    ZAP_OPS,
+    RANGES,
+    (op, mt) => op.applies(mt),
+    (op, range, mt, len) => observeZap(op, range, mt, env, len),
+  );
 }

@@ -1,17 +1,22 @@
 // Three runs of one kernel give identical matrices: the number of cells that differ is
 // reported, and must be 0 (a case that races something in the kernel shows up here).
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import type { Results } from '../../reports/results.js';
 
 test.serial('three runs of 7.3 give the same matrix', (t) => {
   const runs = [1, 2, 3].map(() => {
     const dir = mkdtempSync(join(tmpdir(), 'mmatrix-det-'));
-    const r = spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:experimental', '--runs-dir', dir], { cwd: fromRoot('.'), encoding: 'utf8', timeout: 15 * 60_000 });
+    const r = spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:experimental', '--runs-dir', dir], {
+      cwd: fromRoot('.'),
+      encoding: 'utf8',
+      timeout: 15 * 60_000,
+    });
     t.is(r.status, 0, r.stdout.slice(-2000) + r.stderr);
     const res = JSON.parse(readFileSync(join(dir, 'latest', 'results.json'), 'utf8')) as Results;
     return new Map(res.kernels[0].cases.map((c) => [c.id, c.observation?.label ?? c.status]));

@@ -1,11 +1,12 @@
 // The gate, shards and the HTML report, on real runs: 6.1 as baseline and 6.12 as candidate;
 // a sharded run merged against the same run unsharded; matrix.html in a real headless Chromium.
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import type { Results } from '../../reports/results.js';
 
 const CLI = fromRoot('dist/runner/cli.js');
@@ -22,13 +23,20 @@ test.serial('gate: 6.1 baseline, 6.12 candidate: exactly the changed cells; allo
   const baseDir = join(runs, 'base', 'latest');
   // run --baseline: every change between these two is one the expectation table predicts.
   const cand = cli(['run', '-k', 'debian:trixie', '--runs-dir', join(runs, 'cand'), '--baseline', baseDir]);
-  t.log(cand.stdout.split('\n').filter((l) => /changed cells|Gate/.test(l)).join('\n'));
+  t.log(
+    cand.stdout
+      .split('\n')
+      .filter((l) => /changed cells|Gate/.test(l))
+      .join('\n'),
+  );
   t.is(cand.status, 0, cand.stdout + cand.stderr);
   const candDir = join(runs, 'cand', 'latest');
   t.regex(readFileSync(join(candDir, 'diff.md'), 'utf8'), /0 unexplained, \d+ expected, 0 accepted/);
   // What changed, worked out here from the two result files.
   const [b, c] = [Object.values(labels(results(baseDir)))[0], Object.values(labels(results(candDir)))[0]];
-  const changed = Object.keys(c).filter((id) => b[id] !== c[id]).sort();
+  const changed = Object.keys(c)
+    .filter((id) => b[id] !== c[id])
+    .sort();
   t.true(changed.length > 0);
   // Without the table every change is unexplained: exit 1, and the list is exactly those cells.
   const strict = cli(['diff', baseDir, candDir, '--no-expectations']);
@@ -57,10 +65,21 @@ test.serial('shard 1/2 + shard 2/2 merged equals the unsharded run; matrix.html 
   const m = cli(['merge', join(runs, 'shard2', 'latest'), join(runs, 'shard1', 'latest', 'results.json'), '-o', merged]);
   t.is(m.status, 0, m.stderr);
   t.deepEqual(labels(results(merged)), labels(results(join(runs, 'whole', 'latest'))));
-  t.deepEqual(results(merged).kernels.map((k) => k.spec), ['debian:bullseye', 'debian:bookworm']);
+  t.deepEqual(
+    results(merged).kernels.map((k) => k.spec),
+    ['debian:bullseye', 'debian:bookworm'],
+  );
   // junit.xml: well-formed, one testsuite per kernel, a testcase per case.
   const junit = readFileSync(join(merged, 'junit.xml'), 'utf8');
-  const py = spawnSync('python3', ['-c', 'import sys,xml.dom.minidom as m; d=m.parse(sys.argv[1]); print(len(d.getElementsByTagName("testsuite")), len(d.getElementsByTagName("testcase")))', join(merged, 'junit.xml')], { encoding: 'utf8' });
+  const py = spawnSync(
+    'python3',
+    [
+      '-c',
+      'import sys,xml.dom.minidom as m; d=m.parse(sys.argv[1]); print(len(d.getElementsByTagName("testsuite")), len(d.getElementsByTagName("testcase")))',
+      join(merged, 'junit.xml'),
+    ],
+    { encoding: 'utf8' },
+  );
   const cases = results(merged).kernels.reduce((n, k) => n + k.cases.length, 0);
   t.is(py.stdout.trim(), `2 ${cases}`, py.stderr);
   t.regex(junit, /<testsuite name="5\.10\.[^"]*" tests="\d+" failures="0" errors="0" skipped="\d+"/);

@@ -1,12 +1,13 @@
 // Real kernels in real QEMU: no mocked guest. Boots Debian 5.10 and 6.1 and checks what
 // the kernels really do, then that a repeat run fetches and builds nothing, and that
 // SIGINT leaves no QEMU behind and keeps what finished, and --resume finishes the run.
-import test from 'ava';
+
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import type { Results } from '../../reports/results.js';
 
 const CLI = fromRoot('dist/runner/cli.js');
@@ -56,7 +57,10 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
     t.true(k.cases.length >= 100, `${k.cases.length} cases`);
     // Under TCG no 1 GiB pool is configured (a 1 GiB fault costs seconds): those types skip, saying why.
     const gig = (id: string) => /-1g-/.test(id);
-    t.true(k.cases.every((c) => (gig(c.id) ? c.status === 'skip' && /1 GiB/.test(c.reason ?? '') : c.status === 'observed')), JSON.stringify(k.cases.filter((c) => c.status !== 'observed' && !gig(c.id))));
+    t.true(
+      k.cases.every((c) => (gig(c.id) ? c.status === 'skip' && /1 GiB/.test(c.reason ?? '') : c.status === 'observed')),
+      JSON.stringify(k.cases.filter((c) => c.status !== 'observed' && !gig(c.id))),
+    );
     t.deepEqual(k.poolDrift ?? [], [], 'the runner finds every pool at its boot baseline after each suite');
     // ext4 on the scratch disk: a hole punch frees the file's blocks under a shared mapping and
     // leaves a private mapping's COW copies alone (mm/truncate.c: even_cows = 0).
@@ -69,7 +73,10 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
     // MAP_NORESERVE beyond the pool: MAP_POPULATE hides the shortfall, a touch meets SIGBUS.
     t.is(obs(k, 'map_populate@noreserve_overcommit.map-hugetlb-private').label, 'ok partial allocated');
     t.is(obs(k, 'touch@noreserve_overcommit.map-hugetlb-private').label, 'ok SIGBUS partial allocated');
-    t.true(k.cases.every((c) => c.observation?.poolBalanced !== false), 'every hugetlb case returns the pool to its baseline');
+    t.true(
+      k.cases.every((c) => c.observation?.poolBalanced !== false),
+      'every hugetlb case returns the pool to its baseline',
+    );
     const anon = obs(k, 'madv_dontneed.anon-private');
     t.is(anon.ret, 0);
     t.is(anon.presentAfter, 0, 'pages unmapped right after the call');
@@ -123,7 +130,10 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
     t.is(obs(k, 'resv_fault.hugetlbfs-private').label, 'rsvd-2 free-2');
     t.is(obs(k, 'resv_munmap.hugetlbfs-shared').label, 'rsvd+0 free-2');
   }
-  t.true(res.kernels.every((k) => k.cases.every((c) => c.status === 'skip' || c.verdict?.status === 'conformant')), 'every cell conforms to the table');
+  t.true(
+    res.kernels.every((k) => k.cases.every((c) => c.status === 'skip' || c.verdict?.status === 'conformant')),
+    'every cell conforms to the table',
+  );
   const md = readFileSync(join(runs, 'latest', 'matrix.md'), 'utf8');
   t.regex(md, /\| madv_dontneed\.hugetlbfs-private \| EINVAL ✓ \| ok zeroed freed ✓ \|/);
   t.deepEqual(qemuWith(runs), []);
@@ -176,7 +186,10 @@ test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', asyn
   t.notRegex(again.stdout, /6\.1\.0[^\n]*booting under/, '6.1 finished before: not booted again');
   const done = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results;
   t.true(done.complete);
-  t.deepEqual(done.kernels.map((k) => k.spec), ['debian:bookworm', 'debian:bullseye']);
+  t.deepEqual(
+    done.kernels.map((k) => k.spec),
+    ['debian:bookworm', 'debian:bullseye'],
+  );
   t.deepEqual(done.kernels[0].cases.length, first.length);
   t.true(done.kernels[1].cases.length >= 100);
 });

@@ -1,12 +1,13 @@
 // Opt-in (`make test-patch-gate`: it compiles a kernel, about half an hour on two cores):
 // Debian's 6.1 source built with `src:`, once as it is and once with a patch that changes one
 // semantic (0001-mm-madv_free-whole-thp.patch). The gate must flag exactly that cell.
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import type { Results } from '../../reports/results.js';
 
 const CLI = fromRoot('dist/runner/cli.js');
@@ -32,7 +33,9 @@ test('a source build with a one-semantic patch: the gate flags exactly that cell
   t.is(cand.status, 1, cand.stdout + cand.stderr);
   const candDir = join(runs, 'cand', 'latest');
   const diff = readFileSync(join(candDir, 'diff.md'), 'utf8');
-  const listed = [...diff.matchAll(/^\| (\S+) \| ([^|]+) \| ([^|]+) \| (unexplained|expected|accepted) \|/gm)].map((m) => `${m[1]}: ${m[2].trim()} → ${m[3].trim()} (${m[4]})`);
+  const listed = [...diff.matchAll(/^\| (\S+) \| ([^|]+) \| ([^|]+) \| (unexplained|expected|accepted) \|/gm)].map(
+    (m) => `${m[1]}: ${m[2].trim()} → ${m[3].trim()} (${m[4]})`,
+  );
   t.deepEqual(listed, ['madv_free.anon-thp-private: ok kept → ok zeroed freed (unexplained)']);
   t.regex(diff, /1 unexplained, 0 expected, 0 accepted/);
   // Same tree, same config: the fingerprints differ in the build only.

@@ -1,7 +1,8 @@
 // The guest addon, exercised on the host kernel: guarded access and errno names.
+
+import { closeSync, openSync, readSync } from 'node:fs';
 import test from 'ava';
 import { K, mm } from '../../guest/native.js';
-import { closeSync, openSync, readSync } from 'node:fs';
 
 const RW = K.PROT_READ | K.PROT_WRITE;
 const len = 4 * 4096;
@@ -18,7 +19,7 @@ test('fill and scan see the pattern, MADV_DONTNEED on private anon zeroes it', (
   t.is(mm.munmap(m.addr!, len).ret, 0);
 });
 
-test('pagemap counts a shared memfd\'s pages and the zero page as present, not anonymous; a private copy is', (t) => {
+test("pagemap counts a shared memfd's pages and the zero page as present, not anonymous; a private copy is", (t) => {
   const fd = mm.memfdCreate('a', K.MFD_CLOEXEC).ret!;
   mm.ftruncate(fd, len);
   const shared = mm.mmap(0, len, RW, K.MAP_SHARED, fd, 0);

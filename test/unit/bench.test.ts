@@ -1,7 +1,17 @@
 import test from 'ava';
-import { benchMarkdown, median, type BenchRow } from '../../runner/bench.js';
+import { type BenchRow, benchMarkdown, median } from '../../runner/bench.js';
 
-const row: BenchRow = { kernel: 'debian:bookworm', release: '6.1.0-50-amd64', accel: 'tcg', floor: [3.3, 3.1, 3.5], ssh: [4.6, 4.8, 4.5], cacheHitMs: 2.4, suites: [], firstCommand: [], vng: [] };
+const row: BenchRow = {
+  kernel: 'debian:bookworm',
+  release: '6.1.0-50-amd64',
+  accel: 'tcg',
+  floor: [3.3, 3.1, 3.5],
+  ssh: [4.6, 4.8, 4.5],
+  cacheHitMs: 2.4,
+  suites: [],
+  firstCommand: [],
+  vng: [],
+};
 
 test('bench figures: medians and their ratio; five-kernel totals cold and warm', (t) => {
   t.is(median([3, 1, 2]), 2);
@@ -12,11 +22,17 @@ test('bench figures: medians and their ratio; five-kernel totals cold and warm',
   t.regex(md, /\| cold \(empty cache: downloads, unpacking, images\) \| 4 min 9 s \|/);
   t.regex(md, /\| warm \(the same run again\) \| 2 min 42 s \|/);
   t.notRegex(benchMarkdown([row], 3), /one run each/);
-  t.regex(benchMarkdown([row], 3, { kernels: ['debian:bookworm'], cold: 39.14, warm: 28.1, exitCodes: [0, 0] }), /\| warm \(the same run again\) \| 28\.1 s \|/);
+  t.regex(
+    benchMarkdown([row], 3, { kernels: ['debian:bookworm'], cold: 39.14, warm: 28.1, exitCodes: [0, 0] }),
+    /\| warm \(the same run again\) \| 28\.1 s \|/,
+  );
 });
 
 test('bench figures: suites in one guest, and the whole run of a kernel with its cells per second after boot', (t) => {
-  const suites = [{ family: 'zap', seconds: 8, cells: 140 }, { family: 'resv', seconds: 2, cells: 64 }];
+  const suites = [
+    { family: 'zap', seconds: 8, cells: 140 },
+    { family: 'resv', seconds: 2, cells: 64 },
+  ];
   const md = benchMarkdown([{ ...row, suites, run: { seconds: 21, boot: 4, cells: 453, code: 0 } }], 3);
   t.regex(md, /\| 6\.1\.0-50-amd64 \| all, after boot \| 10\.00 s \| 204 \| 20\.4 \|/);
   t.regex(md, /\| 6\.1\.0-50-amd64 \| 21\.00 s \| 4\.00 s \| 453 \| 26\.6 \|/);

@@ -1,10 +1,10 @@
-import test from 'ava';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildOnce, withLock } from '../../images/cache.js';
+import test from 'ava';
+import { buildOnce, withLock } from '../../common/cache.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,7 +26,7 @@ test('buildOnce: callers asking at once share one build; later ones find it made
 test('buildOnce across processes: runs sharing a cache make an entry once, the others wait and say so', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'mmatrix-cache-'));
   const dir = join(root, 'entry');
-  const mod = new URL('../../images/cache.js', import.meta.url).href;
+  const mod = new URL('../../common/cache.js', import.meta.url).href;
   // Each process records that it built, taking long enough for the others to find the lock held.
   const script = `const { buildOnce } = await import(${JSON.stringify(mod)});
     const { appendFileSync, writeFileSync } = await import('node:fs');
@@ -56,7 +56,9 @@ test('runs sharing a new cache agree on one client key', async (t) => {
   const cache = mkdtempSync(join(tmpdir(), 'mmatrix-keys-'));
   const mod = new URL('../../images/keys.js', import.meta.url).href;
   const script = `const { clientKey } = await import(${JSON.stringify(mod)}); process.stdout.write(clientKey().publicLine);`;
-  const runs = await Promise.all(Array.from({ length: 4 }, () => execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, MMATRIX_CACHE: cache } })));
+  const runs = await Promise.all(
+    Array.from({ length: 4 }, () => execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, MMATRIX_CACHE: cache } })),
+  );
   t.is(new Set(runs.map((r) => r.stdout)).size, 1);
   t.regex(runs[0].stdout, /^ssh-rsa \S+ mmatrix$/);
 });

@@ -1,10 +1,11 @@
 // The CLI on bad input: one line naming the problem, exit 2, nothing started.
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 
 const cli = (...args: string[]) => spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), ...args], { encoding: 'utf8' });
 
@@ -78,7 +79,10 @@ test('an invalid expectation table stops the run before it starts', (t) => {
 });
 
 test('no QEMU on PATH is named before anything starts', (t) => {
-  const r = spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:bookworm'], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+  const r = spawnSync(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:bookworm'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: '/nonexistent' },
+  });
   t.is(r.status, 2);
   t.regex(r.stderr, /no QEMU: qemu-system-x86_64 is not on PATH/);
 });
@@ -101,7 +105,12 @@ test('a results.json that is JSON but not a results set is bad input for report,
   const dir = mkdtempSync(join(tmpdir(), 'mm-bad-'));
   const file = join(dir, 'results.json');
   writeFileSync(file, JSON.stringify({ schema: 'mmatrix.results/1', runId: 'r', started: 's', finished: null, complete: true, kernels: [{}] }));
-  for (const args of [['report', dir], ['show', 'x', '-r', file], ['diff', file, file], ['merge', file, '-o', join(dir, 'm')]]) {
+  for (const args of [
+    ['report', dir],
+    ['show', 'x', '-r', file],
+    ['diff', file, file],
+    ['merge', file, '-o', join(dir, 'm')],
+  ]) {
     const r = cli(...args);
     t.is(r.status, 2, args.join(' '));
     t.regex(r.stderr, /^mmatrix: '.*results\.json' is not a valid mmatrix\.results\/1: \/kernels\/0 /, args.join(' '));

@@ -1,9 +1,10 @@
-import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { withJournal } from '../../reports/merge.js';
-import { kcidbStatus, RESULTS_SCHEMA, type CaseResult, type Results } from '../../reports/results.js';
+import { kcidbStatus } from '../../reports/outcome.js';
+import { type CaseResult, RESULTS_SCHEMA, type Results } from '../../reports/results.js';
 import { familyRequest } from '../../runner/family.js';
 import { TapStream } from '../../runner/tap.js';
 
@@ -14,7 +15,10 @@ test('the case announced last and never answered is the culprit', (t) => {
   s.write('# case b.anon-private\n');
   t.is(s.started, 'b.anon-private');
   const p = s.end();
-  t.deepEqual(p.cases.map((c) => c.id), ['a.anon-private']);
+  t.deepEqual(
+    p.cases.map((c) => c.id),
+    ['a.anon-private'],
+  );
   t.is(p.problems[0], 'plan says 3 cases, stream has 1');
 });
 
@@ -34,12 +38,34 @@ test('KCIDB statuses: the kernel failing, the harness erring, and a hung test ap
 test('cases the journal has and results.json lacks are added back; a torn last line is ignored', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mmatrix-journal-'));
   const r: Results = {
-    schema: RESULTS_SCHEMA, runId: 'r', started: 'a', finished: null, complete: false,
-    kernels: [{ spec: 'debian:bookworm', id: 'k', version: '', release: null, accel: null, bootSeconds: null, hugePageKb: null, hugepagesRequested: 64, hugepagesObtained: null, thp: null, error: null, cases: [{ id: 'a', family: 'zap', status: 'skip' }] }],
+    schema: RESULTS_SCHEMA,
+    runId: 'r',
+    started: 'a',
+    finished: null,
+    complete: false,
+    kernels: [
+      {
+        spec: 'debian:bookworm',
+        id: 'k',
+        version: '',
+        release: null,
+        accel: null,
+        bootSeconds: null,
+        hugePageKb: null,
+        hugepagesRequested: 64,
+        hugepagesObtained: null,
+        thp: null,
+        error: null,
+        cases: [{ id: 'a', family: 'zap', status: 'skip' }],
+      },
+    ],
   };
   const line = (id: string) => JSON.stringify({ kernel: 'debian:bookworm', id, family: 'zap', status: 'skip' });
   writeFileSync(join(dir, 'cases.jsonl'), `${line('a')}\n${line('b')}\n{"kernel":"debian:book`);
-  t.deepEqual(withJournal(r, dir).kernels[0].cases.map((c) => c.id), ['a', 'b']);
+  t.deepEqual(
+    withJournal(r, dir).kernels[0].cases.map((c) => c.id),
+    ['a', 'b'],
+  );
 });
 
 test('the guest request names the family and its cases, resumes after a culprit, and allows test families only by name', (t) => {

@@ -1,11 +1,11 @@
-import test from 'ava';
-import { parse822 } from '../../images/apt.js';
-import { pickKernel, suiteOfVersion } from '../../images/debian.js';
-import { configOf, packagedFile, parseKernelSpec, unpackDebian, type Kernel } from '../../images/kernel.js';
-import { vngKernelImage } from '../../images/virtmeng.js';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
+import { parse822 } from '../../images/apt.js';
+import { pickKernel, suiteOfVersion } from '../../images/debian.js';
+import { configOf, type Kernel, packagedFile, parseKernelSpec, unpackDebian } from '../../images/kernel.js';
+import { vngKernelImage } from '../../images/virtmeng.js';
 
 const bookworm = parse822(`Package: linux-image-6.1.0-49-amd64-unsigned
 Version: 6.1.175-1
@@ -69,7 +69,9 @@ test('a truncated .deb is named, and dropped from the cache so the next run fetc
   const deb = join(dir, 'linux-image-6.1.0-50-amd64-unsigned_6.1.176-1_amd64.deb');
   writeFileSync(deb, '!<arch>\ndebian-binary   1700000000  0     0     100644  4         `\n2.0\n'); // cut off after the first member
   mkdirSync(join(dir, 'unpack'));
-  await t.throwsAsync(unpackDebian([deb], join(dir, 'unpack')), { message: /linux-image-6\.1\.0-50-amd64-unsigned_6\.1\.176-1_amd64\.deb is not a readable \.deb .*removed it from the cache/ });
+  await t.throwsAsync(unpackDebian([deb], join(dir, 'unpack')), {
+    message: /linux-image-6\.1\.0-50-amd64-unsigned_6\.1\.176-1_amd64\.deb is not a readable \.deb .*removed it from the cache/,
+  });
   t.false(existsSync(deb));
 });
 

@@ -16,10 +16,19 @@ test('release strings become comparable versions', (t) => {
 });
 
 test('version ranges pick the label; first matching entry wins', (t) => {
-  const x = new Expectations(table([
-    { cases: ['op.hugetlbfs-*'], versions: [{ below: '5.18', label: 'EINVAL' }, { from: '5.18', label: 'ok zeroed' }], source: 'c1' },
-    { cases: ['op.*'], versions: [{ label: 'ok kept' }], source: 'c2' },
-  ]));
+  const x = new Expectations(
+    table([
+      {
+        cases: ['op.hugetlbfs-*'],
+        versions: [
+          { below: '5.18', label: 'EINVAL' },
+          { from: '5.18', label: 'ok zeroed' },
+        ],
+        source: 'c1',
+      },
+      { cases: ['op.*'], versions: [{ label: 'ok kept' }], source: 'c2' },
+    ]),
+  );
   t.deepEqual(x.judge('op.hugetlbfs-private', '5.10.0-32-amd64', 'EINVAL'), { status: 'conformant', expected: 'EINVAL', source: 'c1' });
   t.deepEqual(x.judge('op.hugetlbfs-private', '6.1.0-50-amd64', 'EINVAL'), { status: 'deviation', expected: 'ok zeroed', source: 'c1' });
   t.is(x.judge('op.hugetlbfs-private', '5.18.0', 'ok zeroed').status, 'conformant');
@@ -38,7 +47,11 @@ test('the shipped table judges every case, and every entry judges some case', (t
   const x = Expectations.load();
   const ids = allCaseIds();
   t.true(ids.length >= 339);
-  t.deepEqual(ids.filter((id) => x.entryFor(id) < 0), [], 'cases without an expectation');
+  t.deepEqual(
+    ids.filter((id) => x.entryFor(id) < 0),
+    [],
+    'cases without an expectation',
+  );
   const used = new Set(ids.map((id) => x.entryFor(id)));
   const unused = [...Array(x.size).keys()].filter((i) => !used.has(i));
   t.deepEqual(unused, [], 'entries that judge no case (shadowed or misspelt)');

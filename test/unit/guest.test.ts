@@ -1,10 +1,10 @@
-import test from 'ava';
-import { caseFilter } from '../../guest/pattern.js';
 import { appendFileSync, closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { injectedBootFault, parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
+import test from 'ava';
+import { caseFilter } from '../../guest/pattern.js';
 import { doneCode, serve } from '../../guest/serve.js';
+import { injectedBootFault, parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
 import { gigantic } from '../../runner/run.js';
 
 test('pools parse from the sysfs listing, and drift names each pool that moved', (t) => {
@@ -33,10 +33,14 @@ test('the guest server answers each request line with its output and a done line
   writeFileSync(file, '{"family":"zap"}\n\n{"pools":true}\nnot json\n{"family":"resv"}');
   const fd = openSync(file, 'r');
   let out = '';
-  serve((r) => {
-    out += `${JSON.stringify(r)}\n`;
-    return (r as { pools?: boolean }).pools ? 0 : 1;
-  }, fd, (s) => (out += s));
+  serve(
+    (r) => {
+      out += `${JSON.stringify(r)}\n`;
+      return (r as { pools?: boolean }).pools ? 0 : 1;
+    },
+    fd,
+    (s) => (out += s),
+  );
   closeSync(fd);
   const lines = out.trimEnd().split('\n');
   t.deepEqual(lines.map(doneCode), [null, 1, null, 0, null, 2, null, 1]);
@@ -57,8 +61,14 @@ test('waitForConsole resolves once the marker is written, even split across writ
 
 test('waitForConsole fails as a boot error when QEMU is gone or the deadline passes', async (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'mm-con-')), 'console.log');
-  await t.throwsAsync(waitForConsole(file, 'marker', Date.now() + 5000, () => false, 5), { message: /QEMU exited before the guest answered SSH/ });
-  await t.throwsAsync(waitForConsole(file, 'marker', Date.now() + 30, () => true, 5), { message: /did not answer SSH before the boot timeout/ });
+  await t.throwsAsync(
+    waitForConsole(file, 'marker', Date.now() + 5000, () => false, 5),
+    { message: /QEMU exited before the guest answered SSH/ },
+  );
+  await t.throwsAsync(
+    waitForConsole(file, 'marker', Date.now() + 30, () => true, 5),
+    { message: /did not answer SSH before the boot timeout/ },
+  );
 });
 
 test('the injected boot fault holds QEMU stopped, and only when asked for', (t) => {

@@ -17,7 +17,7 @@ test('labels: errno wins, then content, then freed', (t) => {
   t.is(label({ errno: null, content: c(4, 0), freed: false }), 'ok kept');
 });
 
-test('released and allocated bytes: a hugetlb type by its pool alone, others by shmem, file blocks and the range\'s anonymous pages', (t) => {
+test("released and allocated bytes: a hugetlb type by its pool alone, others by shmem, file blocks and the range's anonymous pages", (t) => {
   t.is(releasedBytes({ hugeFree: 2, shmemKb: 0, anonKb: 0 }, 2 << 20), 4 << 20);
   t.is(releasedBytes({ hugeFree: 0, shmemKb: 0, anonKb: -2048 }, 2 << 20), 0); // hugetlb: anonymous pages are not its memory
   t.is(releasedBytes({ hugeFree: 0, shmemKb: -4096, anonKb: 12 }, 0), 4 << 20);

@@ -1,19 +1,21 @@
-import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import { renderMarkdown } from '../../reports/markdown.js';
-import { RESULTS_SCHEMA, type KernelResult, type Results } from '../../reports/results.js';
+import type { KernelResult, Results } from '../../reports/results.js';
 import { parseTap } from '../../runner/tap.js';
+import { kernelResult, resultsOf } from '../helpers/results.js';
 
-const kernel = (release: string, over: Partial<KernelResult> = {}): KernelResult => ({
-  spec: 'debian:bookworm', id: release, version: '6.1.176-1', release, accel: 'tcg', bootSeconds: 4.9,
-  hugePageKb: 2048, hugepagesRequested: 64, hugepagesObtained: 64, thp: 'madvise', error: null,
-  cases: parseTap(readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8')).cases, ...over,
-});
-
-const results = (kernels: KernelResult[]): Results => ({
-  schema: RESULTS_SCHEMA, runId: 'r1', started: 'x', finished: 'y', complete: true, kernels,
-});
+const kernel = (release: string, over: Partial<KernelResult> = {}): KernelResult =>
+  kernelResult({
+    id: release,
+    version: '6.1.176-1',
+    release,
+    bootSeconds: 4.9,
+    cases: parseTap(readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8')).cases,
+    ...over,
+  });
+const results = (kernels: KernelResult[]): Results => resultsOf(kernels, { started: 'x', finished: 'y' });
 
 test('one row per case, one column per kernel, labels in cells', (t) => {
   const md = renderMarkdown(results([kernel('6.1.0-50-amd64'), kernel('6.12.1', { cases: [] })]));

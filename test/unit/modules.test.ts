@@ -32,7 +32,12 @@ test('the guest modules.dep names each shipped module where the guest finds it, 
   const at = (rel: string) => (rel.includes('failover') ? `/opt/node/modules/${rel.split('/').pop()}` : rel.split('/').pop()!);
   t.is(
     guestModulesDep(dep, order, at),
-    ['/opt/node/modules/failover.ko:', '/opt/node/modules/net_failover.ko: /opt/node/modules/failover.ko', 'virtio_net.ko: /opt/node/modules/net_failover.ko /opt/node/modules/failover.ko', ''].join('\n'),
+    [
+      '/opt/node/modules/failover.ko:',
+      '/opt/node/modules/net_failover.ko: /opt/node/modules/failover.ko',
+      'virtio_net.ko: /opt/node/modules/net_failover.ko /opt/node/modules/failover.ko',
+      '',
+    ].join('\n'),
   );
 });
 

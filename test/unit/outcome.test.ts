@@ -3,30 +3,36 @@
 import test from 'ava';
 import { gate } from '../../reports/diff.js';
 import { renderJunit } from '../../reports/junit.js';
-import { OUTCOMES, outcomeOf, runExit, type Outcome } from '../../reports/outcome.js';
-import { kcidbStatus, RESULTS_SCHEMA, type CaseResult, type KernelResult, type Results } from '../../reports/results.js';
+import { kcidbStatus, OUTCOMES, type Outcome, outcomeOf, runExit } from '../../reports/outcome.js';
+import type { CaseResult, KernelResult, Results } from '../../reports/results.js';
 import { kernelSubtest } from '../../reports/tap14.js';
+import { kernelResult, observation, resultsOf } from '../helpers/results.js';
 
-const obs = (over: Partial<CaseResult['observation'] & object> = {}) => ({
-  schema: 'mmatrix.observation/1', case: 'x.anon-private', op: 'x', memtype: 'anon-private', len: 4096, ret: 0, errno: null,
-  presentBefore: null, presentAfter: null, content: null, backing: null, freed: null, poolBalanced: null, label: 'ok kept', ...over,
-}) as CaseResult['observation'];
+const obs = (over: Partial<CaseResult['observation'] & object> = {}) => observation('x.anon-private', 'ok kept', over);
 const sample: Record<Exclude<Outcome, 'missing'>, CaseResult> = {
   conformant: { id: 'a.anon-private', status: 'observed', observation: obs(), verdict: { status: 'conformant', expected: 'ok kept', source: 's' } },
   unjudged: { id: 'b.anon-private', status: 'observed', observation: obs(), verdict: { status: 'none' } },
   deviation: { id: 'c.anon-private', status: 'observed', observation: obs(), verdict: { status: 'deviation', expected: 'EINVAL', source: 's' } },
-  'pool-leak': { id: 'd.anon-private', status: 'observed', observation: obs({ poolBalanced: false }), verdict: { status: 'conformant', expected: 'ok kept', source: 's' } },
-  'kernel-trouble': { id: 'e.anon-private', status: 'observed', observation: obs({ kernel: { taint: 512, log: ['WARNING: x'] } }), verdict: { status: 'conformant', expected: 'ok kept', source: 's' } },
+  'pool-leak': {
+    id: 'd.anon-private',
+    status: 'observed',
+    observation: obs({ poolBalanced: false }),
+    verdict: { status: 'conformant', expected: 'ok kept', source: 's' },
+  },
+  'kernel-trouble': {
+    id: 'e.anon-private',
+    status: 'observed',
+    observation: obs({ kernel: { taint: 512, log: ['WARNING: x'] } }),
+    verdict: { status: 'conformant', expected: 'ok kept', source: 's' },
+  },
   crash: { id: 'f.anon-private', status: 'crash', reason: 'the guest died' },
   'hung-kernel': { id: 'g.anon-private', status: 'timeout', reason: 'hung kernel: no result after 45 s' },
   'hung-test': { id: 'h.anon-private', status: 'timeout', reason: 'hung test: no result after 45 s' },
   'case-error': { id: 'i.anon-private', status: 'error', reason: 'threw' },
   skip: { id: 'j.anon-private', status: 'skip', reason: 'no pool' },
 };
-const kernel = (cases: CaseResult[], over: Partial<KernelResult> = {}): KernelResult => ({
-  spec: 'debian:bookworm', id: 'k', version: '1', release: '6.1.0', accel: 'tcg', bootSeconds: 1, hugePageKb: 2048, hugepagesRequested: 64, hugepagesObtained: 64, thp: 'madvise', error: null, cases, ...over,
-});
-const results = (kernels: KernelResult[]): Results => ({ schema: RESULTS_SCHEMA, runId: 'r', started: 'a', finished: 'b', complete: true, kernels });
+const kernel = (cases: CaseResult[], over: Partial<KernelResult> = {}): KernelResult => kernelResult({ cases, ...over });
+const results = (kernels: KernelResult[]): Results => resultsOf(kernels, { runId: 'r' });
 
 for (const [name, c] of Object.entries(sample) as [Outcome, CaseResult][]) {
   test(`${name}: every renderer and the exit code say what the outcome table says`, (t) => {

@@ -1,25 +1,26 @@
-import test from 'ava';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import test from 'ava';
 import { Parser } from 'tap-parser';
-import { fromRoot } from '../../images/paths.js';
+import { fromRoot } from '../../common/paths.js';
 import { Expectations } from '../../reports/expectations.js';
-import { RESULTS_SCHEMA, type KernelResult, type Results } from '../../reports/results.js';
+import type { KernelResult, Results } from '../../reports/results.js';
 import { kernelSubtest, tapHeader } from '../../reports/tap14.js';
 import { listKernels, showCase } from '../../runner/commands.js';
 import { parseTap } from '../../runner/tap.js';
+import { kernelResult, resultsOf } from '../helpers/results.js';
 
 const x = Expectations.load();
 const cases = parseTap(readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8')).cases.map((c) => ({
-  ...c, family: 'zap', ...(c.observation ? { verdict: x.judge(c.id, '5.10.0-32-amd64', c.observation.label) } : {}),
+  ...c,
+  family: 'zap',
+  ...(c.observation ? { verdict: x.judge(c.id, '5.10.0-32-amd64', c.observation.label) } : {}),
 }));
-const kernel = (over: Partial<KernelResult> = {}): KernelResult => ({
-  spec: 'debian:bullseye', id: 'debian-5.10', version: '5.10.223-1', release: '5.10.0-32-amd64', accel: 'tcg', bootSeconds: 4.9,
-  hugePageKb: 2048, hugepagesRequested: 64, hugepagesObtained: 64, thp: 'madvise', error: null, cases, ...over,
-});
-const results = (kernels: KernelResult[]): Results => ({ schema: RESULTS_SCHEMA, runId: 'r1', started: 'a', finished: 'b', complete: true, kernels });
+const kernel = (over: Partial<KernelResult> = {}): KernelResult =>
+  kernelResult({ spec: 'debian:bullseye', id: 'debian-5.10', version: '5.10.223-1', release: '5.10.0-32-amd64', bootSeconds: 4.9, cases, ...over });
+const results = (kernels: KernelResult[]): Results => resultsOf(kernels);
 
 test('results validate against the published JSON Schema; a broken one does not', (t) => {
   const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -43,7 +44,13 @@ test('--tap: one TAP 14 stream, a subtest per kernel, that tap-parser reads back
   let summary: { ok: boolean; count: number } | null = null;
   p.on('complete', (f) => (summary = { ok: f.ok, count: f.count }));
   p.end(text);
-  t.deepEqual(top.map((r) => [r.ok, r.name]), [[true, '5.10.0-32-amd64'], [false, '6.12.1']]);
+  t.deepEqual(
+    top.map((r) => [r.ok, r.name]),
+    [
+      [true, '5.10.0-32-amd64'],
+      [false, '6.12.1'],
+    ],
+  );
   t.is(child, cases.length + 1, 'every case a point, and the failed kernel its run error');
   t.deepEqual(summary, { ok: false, count: 2 });
 });

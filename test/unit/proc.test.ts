@@ -1,10 +1,11 @@
-import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { field, reread } from '../../guest/proc.js';
 
-const MEMINFO = 'MemTotal:        1489124 kB\nShmemHugePages:        0 kB\nShmem:             12540 kB\nHugePages_Free:       64\nHugepagesize:       2048 kB\n';
+const MEMINFO =
+  'MemTotal:        1489124 kB\nShmemHugePages:        0 kB\nShmem:             12540 kB\nHugePages_Free:       64\nHugepagesize:       2048 kB\n';
 
 test('field picks the whole key at a line start, wherever the line is', (t) => {
   t.is(field(MEMINFO, 'MemTotal'), 1489124);

@@ -1,10 +1,20 @@
 import test from 'ava';
 import { kvmCandidate } from '../../runner/accel.js';
-import { accelArgs, cmdline, netArgs, qemuArgs, type GuestConfig } from '../../runner/qemu.js';
+import { accelArgs, cmdline, type GuestConfig, netArgs, qemuArgs } from '../../runner/qemu.js';
 
 const config: GuestConfig = {
-  kernel: '/k/vmlinux', initramfs: '/i/initramfs.cpio', disks: [{ file: '/i/node.sqfs', mode: 'ro' }, { file: '/c/ext4.img', mode: 'scratch' }], accel: 'tcg', memoryMb: 1536, cpus: 1,
-  hugepages: 64, sshPort: 40022, consoleLog: '/r/console.log',
+  kernel: '/k/vmlinux',
+  initramfs: '/i/initramfs.cpio',
+  disks: [
+    { file: '/i/node.sqfs', mode: 'ro' },
+    { file: '/c/ext4.img', mode: 'scratch' },
+  ],
+  accel: 'tcg',
+  memoryMb: 1536,
+  cpus: 1,
+  hugepages: 64,
+  sshPort: 40022,
+  consoleLog: '/r/console.log',
 };
 
 test('TCG emulates -cpu max without ERMS; KVM passes the host CPU', (t) => {

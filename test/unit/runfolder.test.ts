@@ -1,12 +1,13 @@
-import test from 'ava';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import test from 'ava';
 import { pointLatest, RunFolder } from '../../reports/runfolder.js';
 
 const execFileAsync = promisify(execFile);
+
 import { RESULTS_SCHEMA } from '../../reports/results.js';
 
 test('two runs in the same second get two folders; latest points at the newer', (t) => {
@@ -33,7 +34,11 @@ test('runs started at once into one runs dir each get their own folder, and late
   const ids = (await Promise.all(runs)).map((r) => r.stdout);
   t.is(new Set(ids).size, 6);
   t.true(ids.includes(readlinkSync(join(root, 'latest'))));
-  t.deepEqual(readdirSync(root).filter((f) => f.startsWith('.latest')), [], 'no temporary link left');
+  t.deepEqual(
+    readdirSync(root).filter((f) => f.startsWith('.latest')),
+    [],
+    'no temporary link left',
+  );
 });
 
 test('latest is never made to point at itself', (t) => {

@@ -1,14 +1,19 @@
-import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import { checkKernelSpec, parseKernelSpec } from '../../images/kernel.js';
 import { FRAGMENT, missingOptions, patchFiles, preparedCopy, touchedFiles, treeIdentity } from '../../images/srcbuild.js';
-import { fromRoot } from '../../images/paths.js';
 
 test('src: specs: a tree, patches, debian:<suite>; bad options and suites are named', (t) => {
-  t.deepEqual(parseKernelSpec('src:/k/linux,patches=/k/series.mbox'), { kind: 'src', tree: '/k/linux', patches: '/k/series.mbox', text: 'src:/k/linux,patches=/k/series.mbox' });
+  t.deepEqual(parseKernelSpec('src:/k/linux,patches=/k/series.mbox'), {
+    kind: 'src',
+    tree: '/k/linux',
+    patches: '/k/series.mbox',
+    text: 'src:/k/linux,patches=/k/series.mbox',
+  });
   t.is((parseKernelSpec('src:~/linux,patches=~/s') as { tree: string }).tree, join(homedir(), 'linux'), 'a ~ the shell left alone');
   t.deepEqual(parseKernelSpec('src:debian:bookworm'), { kind: 'src', tree: 'debian:bookworm', patches: null, text: 'src:debian:bookworm' });
   t.throws(() => parseKernelSpec('src:/k/linux,config=x'), { message: /unknown option 'config=x'.*patches=<mbox\|dir>/ });
@@ -28,7 +33,10 @@ test('src: checks the tree and the patches before anything starts', (t) => {
   mkdirSync(join(dir, 'series'));
   t.throws(() => checkKernelSpec(parseKernelSpec(`src:${dir},patches=${dir}/series`)), { message: /holds no \*\.patch/ });
   for (const f of ['0002-b.patch', '0001-a.patch', 'cover-letter.txt']) writeFileSync(join(dir, 'series', f), '');
-  t.deepEqual(patchFiles(join(dir, 'series')).map((f) => f.slice(dir.length + 1)), ['series/0001-a.patch', 'series/0002-b.patch']);
+  t.deepEqual(
+    patchFiles(join(dir, 'series')).map((f) => f.slice(dir.length + 1)),
+    ['series/0001-a.patch', 'series/0002-b.patch'],
+  );
 });
 
 test('the files a patch touches, as patch -p1 sees them', (t) => {

@@ -1,19 +1,22 @@
-import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { fromRoot } from '../../images/paths.js';
-import { parseTap } from '../../runner/tap.js';
+import test from 'ava';
+import { fromRoot } from '../../common/paths.js';
 import { Tap } from '../../guest/tap.js';
+import { parseTap } from '../../runner/tap.js';
 
 const fixture = readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8');
 
 test('a golden stream becomes typed case results', (t) => {
   const r = parseTap(fixture);
   t.deepEqual(r.problems, []);
-  t.deepEqual(r.cases.map((c) => [c.id, c.status]), [
-    ['madv_dontneed.anon-private', 'observed'],
-    ['madv_dontneed.hugetlbfs-private', 'observed'],
-    ['madv_dontneed.hugetlbfs-shared', 'skip'],
-  ]);
+  t.deepEqual(
+    r.cases.map((c) => [c.id, c.status]),
+    [
+      ['madv_dontneed.anon-private', 'observed'],
+      ['madv_dontneed.hugetlbfs-private', 'observed'],
+      ['madv_dontneed.hugetlbfs-shared', 'skip'],
+    ],
+  );
   const hp = r.cases[1].observation!;
   t.is(hp.errno, 'EINVAL');
   t.is(hp.ret, null);

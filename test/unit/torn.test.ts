@@ -1,17 +1,19 @@
 // Random and torn input to every parser a user or a dying guest can reach: each returns data
 // or refuses with an InputError (a one-line message), and never crashes.
-import test from 'ava';
-import fc from 'fast-check';
+
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../images/apt.js';
-import { fromRoot } from '../../images/paths.js';
+import test from 'ava';
+import fc from 'fast-check';
+import { InputError } from '../../common/errors.js';
+import { fromRoot } from '../../common/paths.js';
 import { parseAllowlist } from '../../reports/diff.js';
 import { Expectations } from '../../reports/expectations.js';
 import { loadResults, withJournal } from '../../reports/merge.js';
 import { RESULTS_SCHEMA, type Results } from '../../reports/results.js';
 import { parseTap } from '../../runner/tap.js';
+import { kernelResult } from '../helpers/results.js';
 
 const STATUSES = ['observed', 'skip', 'error', 'crash', 'timeout'];
 const tap = readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8');
@@ -44,8 +46,14 @@ test('a torn or garbled TAP stream gives cases and problems, never a throw', (t)
 
 test('any JSON as an expectation table is accepted or refused with one line', (t) => {
   const table = JSON.parse(readFileSync(fromRoot('suites/expectations.json'), 'utf8'));
-  fc.assert(fc.property(fc.jsonValue(), (v) => refusesCleanly(() => new Expectations(v, 'x.json'))), { numRuns: 300 });
-  fc.assert(fc.property(torn(JSON.stringify(table)), (text) => refusesCleanly(() => new Expectations(JSON.parse(text), 'x.json')) || !isJson(text)), { numRuns: 100 });
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => refusesCleanly(() => new Expectations(v, 'x.json'))),
+    { numRuns: 300 },
+  );
+  fc.assert(
+    fc.property(torn(JSON.stringify(table)), (text) => refusesCleanly(() => new Expectations(JSON.parse(text), 'x.json')) || !isJson(text)),
+    { numRuns: 100 },
+  );
   t.pass();
 });
 
@@ -58,23 +66,42 @@ const sample: Results = { schema: RESULTS_SCHEMA, runId: 'r', started: 's', fini
 
 test('a torn results.json is refused in one line; a torn cases.jsonl keeps what it can', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mm-torn-'));
-  const good = JSON.stringify({ ...sample, kernels: [{ ...kernelOf(), cases: [{ id: 'x.anon-private', family: 'zap', status: 'skip', reason: 'r' }] }] }, null, 2);
+  const good = JSON.stringify(
+    { ...sample, kernels: [{ ...kernelResult(), cases: [{ id: 'x.anon-private', family: 'zap', status: 'skip', reason: 'r' }] }] },
+    null,
+    2,
+  );
   writeFileSync(join(dir, 'results.json'), good);
   t.is(loadResults(dir).kernels[0].cases.length, 1, 'the untorn file is read');
   fc.assert(
-    fc.property(fc.oneof(torn(good), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-      writeFileSync(join(dir, 'results.json'), text);
-      return refusesCleanly(() => loadResults(dir));
-    }),
+    fc.property(
+      fc.oneof(
+        torn(good),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+      ),
+      (text) => {
+        writeFileSync(join(dir, 'results.json'), text);
+        return refusesCleanly(() => loadResults(dir));
+      },
+    ),
     { numRuns: 200 },
   );
   const line = JSON.stringify({ kernel: 'debian:bookworm', id: 'x.anon-private', family: 'zap', status: 'skip', reason: 'r' });
   fc.assert(
-    fc.property(fc.array(fc.oneof(torn(line), fc.jsonValue().map((v) => JSON.stringify(v))), { maxLength: 5 }), (lines) => {
-      writeFileSync(join(dir, 'cases.jsonl'), lines.join('\n'));
-      const r = withJournal(structuredClone({ ...sample, kernels: [kernelOf()] }), dir);
-      return r.kernels[0].cases.every((c) => typeof c.id === 'string' && STATUSES.includes(c.status));
-    }),
+    fc.property(
+      fc.array(
+        fc.oneof(
+          torn(line),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+        { maxLength: 5 },
+      ),
+      (lines) => {
+        writeFileSync(join(dir, 'cases.jsonl'), lines.join('\n'));
+        const r = withJournal(structuredClone({ ...sample, kernels: [kernelResult()] }), dir);
+        return r.kernels[0].cases.every((c) => typeof c.id === 'string' && STATUSES.includes(c.status));
+      },
+    ),
     { numRuns: 200 },
   );
   t.pass();
@@ -87,8 +114,4 @@ function isJson(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function kernelOf() {
-  return { spec: 'debian:bookworm', id: 'k', version: '1', release: '6.1.0', accel: 'tcg', bootSeconds: 1, hugePageKb: 2048, hugepagesRequested: 64, hugepagesObtained: 64, thp: 'madvise', error: null, cases: [] };
 }

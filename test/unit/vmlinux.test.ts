@@ -1,10 +1,10 @@
-import test from 'ava';
 import { spawnSync } from 'node:child_process';
-import { bzImageRelease, extractVmlinux, hasPvhNote } from '../../images/vmlinux.js';
-import { parseLdd } from '../../images/initramfs.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
+import { parseLdd } from '../../images/initramfs.js';
+import { bzImageRelease, extractVmlinux, hasPvhNote } from '../../images/vmlinux.js';
 
 /** A minimal ELF64 with one PT_NOTE segment holding one note. */
 function elfWithNote(name: string, type: number): Buffer {

@@ -17,4 +17,3 @@ export function suggest(wanted: string, known: string[], n = 3): string[] {
   };
   return [...known].sort((a, b) => Number(!b.includes(wanted)) - Number(!a.includes(wanted)) || dist(wanted, a) - dist(wanted, b)).slice(0, n);
 }
-

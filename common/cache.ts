@@ -65,7 +65,11 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, waiting: (
 
 function build(dir: string, make: (tmp: string) => Promise<void>): Promise<boolean> {
   if (existsSync(dir)) return Promise.resolve(false);
-  return withLock(dir, () => buildLocked(dir, make), () => process.stderr.write(`waiting for another mmatrix to finish ${dir}\n`));
+  return withLock(
+    dir,
+    () => buildLocked(dir, make),
+    () => process.stderr.write(`waiting for another mmatrix to finish ${dir}\n`),
+  );
 }
 
 async function buildLocked(dir: string, make: (tmp: string) => Promise<void>): Promise<boolean> {

@@ -8,7 +8,7 @@ function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
-    if (up === dir) throw new Error('mmatrix: package.json not found above ' + import.meta.url);
+    if (up === dir) throw new Error(`mmatrix: package.json not found above ${import.meta.url}`);
     dir = up;
   }
   return dir;
