@@ -4,6 +4,7 @@
 // down the runner knows which one did; what the kernel logged or tainted during a case
 // rides along in its point as `kernel`.
 import { KernelWatch } from './kmsg.js';
+import { type CaseError, encodeAnnouncement } from './protocol.js';
 import { Tap } from './tap.js';
 
 export interface Case {
@@ -20,7 +21,7 @@ export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch
       tap.skip(c.id, c.skip);
       continue;
     }
-    tap.comment(`case ${c.id}`);
+    tap.comment(encodeAnnouncement(c.id));
     tap.flush(); // the announcement, and every point before it, is out before the case runs
     watch.drain();
     const taint = KernelWatch.taint();
@@ -32,7 +33,8 @@ export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch
       failed += 1;
       const err = e instanceof Error ? e : new Error(String(e));
       const kernel = watch.since(taint);
-      tap.point(false, c.id, { error: err.message, stack: (err.stack ?? '').split('\n').slice(1, 4).join(' | '), ...(kernel ? { kernel } : {}) });
+      const point: CaseError = { error: err.message, stack: (err.stack ?? '').split('\n').slice(1, 4).join(' | '), ...(kernel ? { kernel } : {}) };
+      tap.point(false, c.id, point);
     }
   }
   tap.flush();

@@ -1,5 +1,5 @@
 // The short matrix-cell label derived from an observation's facts. Pure.
-import type { Content } from './schema.js';
+import type { Content } from './protocol.js';
 
 export function contentWord(c: Content): string {
   const total = c.pattern + c.zero + c.other + c.faulted;

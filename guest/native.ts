@@ -1,6 +1,6 @@
 // Typed access to the guest addon (guest/addon/mm.c).
 import { createRequire } from 'node:module';
-import type { Content } from './schema.js';
+import type { Content } from './protocol.js';
 
 export type Addr = bigint;
 export type Sys = { ret: number; errno?: undefined } | { errno: string; ret?: undefined };

@@ -3,7 +3,7 @@
 // read again from offset 0 with one pread, and only the wanted keys are picked out (under
 // TCG that is ~0.7 ms for all of them, against ~9 ms opening each file and parsing every line).
 import { existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
-import type { Backing } from './schema.js';
+import type { Backing } from './protocol.js';
 
 const open = new Map<string, number>();
 const buf = Buffer.alloc(1 << 16);

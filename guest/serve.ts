@@ -3,15 +3,8 @@
 // code. Under TCG a node start with the suites' imports costs about a second; a guest running
 // its families in one process pays it once.
 import { readSync } from 'node:fs';
+import { encodeDone, isRequest, type Request } from './protocol.js';
 import { writeOut } from './tap.js';
-
-export const DONE = '# mmatrix: done ';
-
-/** The exit code a done line carries, or null when `line` is not one. */
-export function doneCode(line: string): number | null {
-  const m = /^# mmatrix: done (\d+)$/.exec(line);
-  return m ? Number(m[1]) : null;
-}
 
 /** stdin's lines, read synchronously (a request runs to its end before the next is read). */
 export function* lines(fd = 0): Generator<string> {
@@ -36,17 +29,20 @@ export function* lines(fd = 0): Generator<string> {
   if (held) yield held;
 }
 
-/** Answer each request until stdin (`fd`) ends. A handler that throws answers `Bail out!` and code 2. */
-export function serve(answer: (request: unknown) => number, fd = 0, write = writeOut): void {
+/** Answer each request until stdin (`fd`) ends. A line that is no Request, or a handler that
+ * throws, answers `Bail out!` and code 2. */
+export function serve(answer: (request: Request) => number, fd = 0, write = writeOut): void {
   for (const line of lines(fd)) {
     if (!line.trim()) continue;
     let code: number;
     try {
-      code = answer(JSON.parse(line));
+      const request: unknown = JSON.parse(line);
+      if (!isRequest(request)) throw new Error(`not a request: ${line.slice(0, 80)}`);
+      code = answer(request);
     } catch (e) {
       write(`Bail out! ${(e as Error).message}\n`);
       code = 2;
     }
-    write(`${DONE}${code}\n`);
+    write(encodeDone(code));
   }
 }

@@ -11,7 +11,7 @@ export interface Fingerprint {
   accel: string;
   qemu: string;
   node: string;
-  suiteVersion: string; // hash of the guest programs and the expectation table
+  suiteVersion: string; // hash of the guest programs and the addon source (not the expectation table)
 }
 
 /** Fields two results must share to be compared, each with how a difference is named. */

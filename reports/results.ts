@@ -1,5 +1,5 @@
 // The results of a run: what results.json holds. Versioned; the host's only model.
-import type { Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/protocol.js';
 import type { Verdict } from './expectations.js';
 import type { Fingerprint } from './fingerprint.js';
 

@@ -6,6 +6,7 @@
 // a fresh guest is booted, and the family resumes after it.
 
 import { InfraError } from '../common/errors.js';
+import type { Request } from '../guest/protocol.js';
 import type { CaseResult } from '../reports/results.js';
 import { type Family, TEST_FAMILIES } from '../suites/families.js';
 import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
@@ -33,10 +34,10 @@ export interface FamilyOutcome {
 
 const MAX_RESTARTS = 5;
 
-/** The guest's request for a family (suites/main.ts's Request). */
-export function familyRequest(family: Family, patterns: string[], after: string | null): string {
+/** The guest's request for a family. */
+export function familyRequest(family: Family, patterns: string[], after: string | null): Request {
   const test = (TEST_FAMILIES as readonly string[]).includes(family);
-  return JSON.stringify({ family, ...(patterns.length ? { patterns } : {}), ...(after ? { after } : {}), ...(test ? { test } : {}) });
+  return { kind: 'family', family, ...(patterns.length ? { patterns } : {}), ...(after ? { after } : {}), ...(test ? { test } : {}) };
 }
 
 export async function runFamily(family: Family, ctx: FamilyContext): Promise<FamilyOutcome> {

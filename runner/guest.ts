@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { InfraError } from '../common/errors.js';
 import { track } from '../common/procs.js';
 import { TROUBLE } from '../guest/kmsg.js';
+import { decodeAnswer, encodeRequest, type GuestFacts, isFacts, isPools, type Pools, type Request, SSHD_STARTED } from '../guest/protocol.js';
 import type { Image } from '../images/initramfs.js';
 import type { Kernel } from '../images/kernel.js';
 import { clientKey, keyBlob } from '../images/keys.js';
@@ -24,16 +25,6 @@ export interface GuestOptions {
   qemu?: string;
 }
 
-export interface GuestFacts {
-  release: string;
-  hugePageKb: number;
-  hugepagesObtained: number;
-  gigantic: number; // 1 GiB huge pages in the pool
-  thp: string;
-  cmdline: string; // the kernel's command line
-  pageSize: number; // bytes
-}
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -43,17 +34,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-export type Pools = Record<string, { free: number; rsvd: number }>;
-
-export function parsePools(text: string): Pools {
-  const pools: Pools = {};
-  for (const line of text.split('\n')) {
-    const m = /^(\d+kB) (\d+) (\d+)$/.exec(line.trim());
-    if (m) pools[m[1]] = { free: Number(m[2]), rsvd: Number(m[3]) };
-  }
-  return pools;
 }
 
 /** How `now` differs from `base`, one phrase per pool ("2048kB free 62/64"); empty when equal. */
@@ -79,9 +59,6 @@ export function consoleTail(path: string, lines = 15): string {
   if (!existsSync(path)) return '';
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
-
-/** What /init (images/init.sh) prints once dropbear runs. */
-export const SSHD_STARTED = 'mmatrix: sshd started';
 
 /** Resolves once `marker` shows in the console file QEMU writes, polled every `everyMs`.
  * The runner connects only then: slirp accepts a connection before the guest listens and keeps
@@ -173,38 +150,30 @@ export class Guest {
     return this.ssh.exec(cmd, opts);
   }
 
-  /** What the run and the fingerprint record of the guest, read with one command. */
-  async facts(): Promise<GuestFacts> {
-    const r = await this.exec(
-      'uname -r; cat /proc/sys/vm/nr_hugepages; sed -n "s/^Hugepagesize: *\\([0-9]*\\).*/\\1/p" /proc/meminfo; cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo none; cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages 2>/dev/null || echo 0; cat /proc/cmdline; awk \'/^KernelPageSize/ {print $2; exit}\' /proc/self/smaps',
-    );
-    const [release, obtained, hp, thp, gig, cmdline, pageKb] = r.stdout.trim().split('\n');
-    const mode = /\[(\w+)\]/.exec(thp ?? '')?.[1] ?? 'none';
-    return {
-      release,
-      hugepagesObtained: Number(obtained) || 0,
-      hugePageKb: Number(hp) || 0,
-      thp: mode,
-      gigantic: Number(gig) || 0,
-      cmdline: cmdline ?? '',
-      pageSize: Number(pageKb) * 1024 || 4096,
-    };
+  /** What the run and the fingerprint record of the guest. */
+  facts(): Promise<GuestFacts> {
+    return this.answer({ kind: 'facts' }, isFacts, 'the guest facts');
+  }
+
+  /** Each huge page pool's free and reserved pages, keyed by size ("2048kB"). */
+  pools(): Promise<Pools> {
+    return this.answer({ kind: 'pools' }, isPools, 'the huge page pools');
   }
 
   /** One request to the guest's node process (suites/main.ts), started on the first request
    * and again after it ended; resolves however the request ends. */
-  async ask(request: string, opts: ExecOptions): Promise<ExecResult> {
+  async ask(request: Request, opts: ExecOptions): Promise<ExecResult> {
     if (!this.ssh) throw new InfraError('ssh', 'guest is not connected');
     if (!this.server?.alive) this.server = await this.ssh.serve(`cd ${GUEST_DIR} && exec node suites/main.js`);
-    return this.server.ask(request, opts);
+    return this.server.ask(encodeRequest(request), opts);
   }
 
-  /** Each huge page pool's free and reserved counts, keyed by size ("2048kB"). */
-  async pools(): Promise<Pools> {
-    const r = await this.ask(JSON.stringify({ pools: true }), { timeoutMs: 60_000 });
-    if (r.ended !== 'exit' || r.code !== 0)
-      throw new InfraError('run', `reading the huge page pools failed (${r.ended}${r.code ? ` ${r.code}` : ''})`, `${r.stdout}${r.stderr}`.trim());
-    return parsePools(r.stdout);
+  /** A request whose answer is one JSON line that `guard` accepts. */
+  private async answer<T>(request: Request, guard: (x: unknown) => x is T, what: string): Promise<T> {
+    const r = await this.ask(request, { timeoutMs: 60_000 });
+    const value = r.ended === 'exit' && r.code === 0 ? decodeAnswer(r.stdout, guard) : null;
+    if (value === null) throw new InfraError('run', `reading ${what} failed (${r.ended}${r.code ? ` ${r.code}` : ''})`, `${r.stdout}${r.stderr}`.trim());
+    return value;
   }
 
   async push(bundle: Buffer): Promise<void> {

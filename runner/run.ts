@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from '../common/errors.js';
+import type { GuestFacts, Pools } from '../guest/protocol.js';
 import { buildImage } from '../images/initramfs.js';
 import { type Kernel, prepareKernel } from '../images/kernel.js';
 import { scratchExt4 } from '../images/scratch.js';
@@ -16,7 +17,7 @@ import type { Family } from '../suites/families.js';
 import { type AccelChoice, accelPlan } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
 import { runFamily } from './family.js';
-import { Guest, type GuestFacts, type Pools, poolDrift } from './guest.js';
+import { Guest, poolDrift } from './guest.js';
 import type { KernelProgress } from './progress.js';
 
 export interface RunOptions {

@@ -6,7 +6,7 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { Client, type ClientChannel } from 'ssh2';
 import { InfraError } from '../common/errors.js';
-import { doneCode } from '../guest/serve.js';
+import { doneCode } from '../guest/protocol.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

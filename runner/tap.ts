@@ -1,7 +1,7 @@
 // The one place that reads TAP with tap-parser: a guest's stream becomes typed case
 // results; protocol trouble (plan mismatch, bail out, malformed YAML) becomes errors.
 import { Parser, type Result } from 'tap-parser';
-import { isObservation } from '../guest/schema.js';
+import { announcedCase, isCaseError, isObservation, pointCase } from '../guest/protocol.js';
 import type { CaseResult } from '../reports/results.js';
 
 export interface ParsedTap {
@@ -13,7 +13,7 @@ function toCase(r: Result): CaseResult {
   const id = r.name.replace(/^-\s*/, '').trim();
   if (r.skip) return { id, status: 'skip', reason: typeof r.skip === 'string' ? r.skip : 'skipped' };
   const diag = r.diag as Record<string, unknown> | null;
-  if (!r.ok) return { id, status: 'error', reason: String(diag?.error ?? 'case failed without a reason') };
+  if (!r.ok) return { id, status: 'error', reason: isCaseError(diag) ? diag.error : 'case failed without a reason' };
   if (!isObservation(diag)) return { id, status: 'error', reason: 'point carries no valid observation record' };
   if (diag.case !== id) return { id, status: 'error', reason: `observation names case '${diag.case}'` };
   return { id, status: 'observed', observation: diag };
@@ -49,10 +49,9 @@ export class TapStream {
     const lines = (this.partial + chunk).split('\n');
     this.partial = lines.pop()!;
     for (const line of lines) {
-      const announced = /^# case (\S+)$/.exec(line);
-      const point = /^(?:not )?ok \d+ - (\S+)/.exec(line);
-      if (announced) this.started = announced[1];
-      else if (point && point[1] === this.started) this.started = null;
+      const announced = announcedCase(line);
+      if (announced) this.started = announced;
+      else if (this.started && pointCase(line) === this.started) this.started = null;
     }
     this.p.write(chunk);
   }

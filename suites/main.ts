@@ -1,12 +1,14 @@
 // Guest entry point: `node suites/main.js` answers the runner's requests on stdin, one JSON
-// line each (Request below; guest/serve.ts): a family's cases as TAP, or the huge page pools.
-// By hand in a guest: echo '{"family":"zap","patterns":["*.memfd-*"]}' | node suites/main.js
+// line each (guest/protocol.ts's Request): a family's cases as TAP, the huge page pools or the
+// guest's facts as JSON. By hand in a guest:
+//   echo '{"kind":"family","family":"zap","patterns":["*.memfd-*"]}' | node suites/main.js
 
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { runCases } from '../guest/harness.js';
 import { caseFilter } from '../guest/pattern.js';
 import { hugePageSize, hugePools, thpMode } from '../guest/proc.js';
+import { EXT4_DONE, encodeAnswer, type GuestFacts, poolKey, type Request } from '../guest/protocol.js';
 import { serve } from '../guest/serve.js';
 import { Tap, writeOut } from '../guest/tap.js';
 import { BUILDERS } from './catalog.js';
@@ -16,7 +18,7 @@ import type { GuestEnv } from './memtypes.js';
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
  * in the background and marks the end of that step: wait for the mark (it comes within a second
  * or two of SSH) so the answer does not depend on timing. */
-function mounted(dir: string, type: string, ready = '/run/mmatrix-ext4.done'): string | null {
+function mounted(dir: string, type: string, ready = EXT4_DONE): string | null {
   const deadline = Date.now() + 30_000;
   while (!existsSync(ready) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
   if (!existsSync('/proc/mounts')) return null;
@@ -30,18 +32,9 @@ function mounted(dir: string, type: string, ready = '/run/mmatrix-ext4.done'): s
     : null;
 }
 
-/** One request of the runner's (guest/serve.ts). */
-export interface Request {
-  family?: string; // run this family's cases
-  patterns?: string[]; // only the cases whose id matches one (all when empty)
-  after?: string | null; // only those after this case: resuming behind one that took a guest down
-  test?: boolean; // the runner allows the families that break the guest on purpose
-  pools?: boolean; // print each huge page pool as "<size>kB <free> <reserved>" instead
-}
-
-function runFamily(req: Request): number {
+function runFamily(req: Extract<Request, { kind: 'family' }>): number {
   const tap = new Tap();
-  const family = req.family ?? '';
+  const family = req.family;
   const known = isFamily(family) || (req.test === true && (TEST_FAMILIES as readonly string[]).includes(family));
   if (!known) {
     tap.bail(`unknown suite family '${family}'`);
@@ -66,9 +59,27 @@ function runFamily(req: Request): number {
   return runCases(cases, tap) > 0 ? 1 : 0;
 }
 
+/** Each huge page pool's free and reserved pages, as one JSON line. */
 function printPools(): number {
-  writeOut([...hugePools()].map(([size, p]) => `${size / 1024}kB ${p.free} ${p.rsvd}\n`).join(''));
+  writeOut(encodeAnswer(Object.fromEntries([...hugePools()].map(([size, p]) => [poolKey(size), { free: p.free, rsvd: p.rsvd }]))));
   return 0;
 }
 
-serve((req) => ((req as Request).pools ? printPools() : runFamily(req as Request)));
+/** What the run records of the guest, as one JSON line. */
+function printFacts(): number {
+  const read = (path: string, fallback: string) => (existsSync(path) ? readFileSync(path, 'utf8').trim() : fallback);
+  const pageKb = /^KernelPageSize:\s+(\d+)/m.exec(readFileSync('/proc/self/smaps', 'utf8'))?.[1];
+  const facts: GuestFacts = {
+    release: release(),
+    hugePageKb: hugePageSize() / 1024,
+    hugepagesObtained: Number(read('/proc/sys/vm/nr_hugepages', '0')),
+    gigantic: Number(read('/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages', '0')),
+    thp: thpMode(),
+    cmdline: read('/proc/cmdline', ''),
+    pageSize: pageKb ? Number(pageKb) * 1024 : 4096,
+  };
+  writeOut(encodeAnswer(facts));
+  return 0;
+}
+
+serve((req) => (req.kind === 'pools' ? printPools() : req.kind === 'facts' ? printFacts() : runFamily(req)));

@@ -5,7 +5,7 @@
 import type { Case } from '../guest/harness.js';
 import { contentWord, label } from '../guest/label.js';
 import { K, type Mapped, mm } from '../guest/native.js';
-import type { Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/protocol.js';
 import { alignedHole, type GuestEnv, type MemType, type Region } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
 

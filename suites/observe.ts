@@ -3,7 +3,7 @@
 
 import type { Case } from '../guest/harness.js';
 import { counters } from '../guest/proc.js';
-import { OBSERVATION_SCHEMA, type Observation } from '../guest/schema.js';
+import { OBSERVATION_SCHEMA, type Observation } from '../guest/protocol.js';
 import { type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region } from './memtypes.js';
 
 export interface Variant {

@@ -7,7 +7,7 @@
 import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
 import { type Counters, counters, delta } from '../guest/proc.js';
-import type { Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/protocol.js';
 import { alignedHole, type GuestEnv, type MapOptions, type MemType, type Region } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
 import { ZAP_OPS } from './zap.js';

@@ -6,7 +6,7 @@ import type { Case } from '../guest/harness.js';
 import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
-import type { Observation } from '../guest/schema.js';
+import type { Observation } from '../guest/protocol.js';
 import type { GuestEnv, MemType, Region } from './memtypes.js';
 import { product, record, type Variant, withRegion } from './observe.js';
 

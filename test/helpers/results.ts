@@ -1,6 +1,6 @@
 // Results as the tests build them: one kernel, one observation, one run, each with the
 // fields a test does not care about filled in, and `over` for those it does.
-import type { Observation } from '../../guest/schema.js';
+import type { Observation } from '../../guest/protocol.js';
 import { type CaseResult, type KernelResult, RESULTS_SCHEMA, type Results } from '../../reports/results.js';
 
 export const kernelResult = (over: Partial<KernelResult> = {}): KernelResult => ({

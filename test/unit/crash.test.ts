@@ -69,6 +69,6 @@ test('cases the journal has and results.json lacks are added back; a torn last l
 });
 
 test('the guest request names the family and its cases, resumes after a culprit, and allows test families only by name', (t) => {
-  t.deepEqual(JSON.parse(familyRequest('zap', ['*.hugetlbfs-*'], null)), { family: 'zap', patterns: ['*.hugetlbfs-*'] });
-  t.deepEqual(JSON.parse(familyRequest('panic', [], 'sysrq_crash.anon-private')), { family: 'panic', after: 'sysrq_crash.anon-private', test: true });
+  t.deepEqual(familyRequest('zap', ['*.hugetlbfs-*'], null), { kind: 'family', family: 'zap', patterns: ['*.hugetlbfs-*'] });
+  t.deepEqual(familyRequest('panic', [], 'sysrq_crash.anon-private'), { kind: 'family', family: 'panic', after: 'sysrq_crash.anon-private', test: true });
 });

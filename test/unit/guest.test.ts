@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { caseFilter } from '../../guest/pattern.js';
-import { doneCode, serve } from '../../guest/serve.js';
-import { injectedBootFault, parsePools, poolDrift, waitForConsole } from '../../runner/guest.js';
+import { doneCode } from '../../guest/protocol.js';
+import { serve } from '../../guest/serve.js';
+import { injectedBootFault, poolDrift, waitForConsole } from '../../runner/guest.js';
 import { gigantic } from '../../runner/run.js';
 
-test('pools parse from the sysfs listing, and drift names each pool that moved', (t) => {
-  const base = parsePools('2048kB 64 0\n1048576kB 2 0\n');
-  t.deepEqual(base, { '2048kB': { free: 64, rsvd: 0 }, '1048576kB': { free: 2, rsvd: 0 } });
+test('pool drift names each pool that moved', (t) => {
+  const base = { '2048kB': { free: 64, rsvd: 0 }, '1048576kB': { free: 2, rsvd: 0 } };
   t.deepEqual(poolDrift(base, base), []);
-  t.deepEqual(poolDrift(base, parsePools('2048kB 62 2\n1048576kB 2 0\n')), ['2048kB free 62/64', '2048kB rsvd 2/0']);
+  t.deepEqual(poolDrift(base, { '2048kB': { free: 62, rsvd: 2 }, '1048576kB': { free: 2, rsvd: 0 } }), ['2048kB free 62/64', '2048kB rsvd 2/0']);
 });
 
 test('a 1 GiB pool adds its pages on top of 3 GiB and asks the kernel for them', (t) => {
@@ -30,23 +30,24 @@ test('case patterns filter case ids', (t) => {
 
 test('the guest server answers each request line with its output and a done line, a bad request with Bail out!', (t) => {
   const file = join(mkdtempSync(join(tmpdir(), 'mm-serve-')), 'requests');
-  writeFileSync(file, '{"family":"zap"}\n\n{"pools":true}\nnot json\n{"family":"resv"}');
+  writeFileSync(file, '{"kind":"family","family":"zap"}\n\n{"kind":"pools"}\nnot json\n{"pools":true}\n{"kind":"family","family":"resv"}');
   const fd = openSync(file, 'r');
   let out = '';
   serve(
     (r) => {
       out += `${JSON.stringify(r)}\n`;
-      return (r as { pools?: boolean }).pools ? 0 : 1;
+      return r.kind === 'pools' ? 0 : 1;
     },
     fd,
     (s) => (out += s),
   );
   closeSync(fd);
   const lines = out.trimEnd().split('\n');
-  t.deepEqual(lines.map(doneCode), [null, 1, null, 0, null, 2, null, 1]);
-  t.is(lines[0], '{"family":"zap"}');
+  t.deepEqual(lines.map(doneCode), [null, 1, null, 0, null, 2, null, 2, null, 1]);
+  t.is(lines[0], '{"kind":"family","family":"zap"}');
   t.regex(lines[4], /^Bail out! /);
-  t.is(lines[6], '{"family":"resv"}', 'the last request needs no newline');
+  t.regex(lines[6], /^Bail out! not a request: \{"pools":true\}/, 'the old request shape is refused, by name');
+  t.is(lines[8], '{"kind":"family","family":"resv"}', 'the last request needs no newline');
 });
 
 test('waitForConsole resolves once the marker is written, even split across writes', async (t) => {

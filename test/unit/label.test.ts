@@ -1,6 +1,6 @@
 import test from 'ava';
 import { allocatedBytes, contentWord, label, minusContent, releasedBytes } from '../../guest/label.js';
-import { isObservation, OBSERVATION_SCHEMA } from '../../guest/schema.js';
+import { isObservation, OBSERVATION_SCHEMA } from '../../guest/protocol.js';
 
 const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS') => ({ pattern, zero, other, faulted, signal });
 
