@@ -9,13 +9,13 @@ import { InfraError } from '../common/errors.js';
 import type { Request } from '../guest/protocol.js';
 import type { CaseResult } from '../reports/results.js';
 import { type Family, TEST_FAMILIES } from '../suites/families.js';
-import { consoleExcerpt, consoleTail, type Guest } from './guest.js';
+import { consoleExcerpt, consoleTail, type GuestHandle } from './guest.js';
 import { TapStream } from './tap.js';
 
 export interface FamilyContext {
-  guest: Guest;
+  guest: GuestHandle;
   after: string | null; // start after this case (a resumed run)
-  reboot(): Promise<Guest>; // a fresh guest of the same kernel, bundle pushed
+  reboot(): Promise<GuestHandle>; // a fresh guest of the same kernel, bundle pushed
   consoleLog(): string; // the current guest's console file
   patterns: string[];
   caseTimeoutMs: number;
@@ -29,7 +29,7 @@ export interface FamilyOutcome {
   cases: CaseResult[];
   tap: string; // every attempt's stream, in order
   stderr: string;
-  guest: Guest; // the guest to go on with (a fresh one after a crash)
+  guest: GuestHandle; // the guest to go on with (a fresh one after a crash)
 }
 
 const MAX_RESTARTS = 5;

@@ -90,7 +90,19 @@ export async function waitForConsole(path: string, marker: string, deadline: num
 // MMATRIX_TEST_FAULT=boot-stopped QEMU starts with its CPU stopped (-S), so no timeout races a boot.
 export const injectedBootFault = (env = process.env): string[] => (env.MMATRIX_TEST_FAULT === 'boot-stopped' ? ['-S'] : []);
 
-export class Guest {
+/** What a run needs of a booted guest; the unit tests drive the run through fakes of it. */
+export interface GuestHandle {
+  readonly bootSeconds: number; // QEMU start to an authenticated SSH session
+  readonly bannerSeconds: number; // QEMU start to dropbear's banner
+  facts(): Promise<GuestFacts>;
+  pools(): Promise<Pools>;
+  ask(request: Request, opts: ExecOptions): Promise<ExecResult>;
+  exec(cmd: string, opts?: ExecOptions): Promise<ExecResult>;
+  alive(): boolean;
+  close(): Promise<void>;
+}
+
+export class Guest implements GuestHandle {
   private ssh: Ssh | null = null;
   private server: Server | null = null; // the guest's node process, answering requests
   bootSeconds = 0; // QEMU start to an authenticated SSH session

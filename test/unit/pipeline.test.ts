@@ -1,0 +1,177 @@
+// The run pipeline (scheduler, session, crash and hang recovery, recorder, resume) against a
+// fake Host: no QEMU, milliseconds a test. The real-QEMU paths stay in test/integration.
+import test from 'ava';
+import { runWith } from '../../runner/run.js';
+import type { Family } from '../../suites/families.js';
+import { FakeHost, fakeRun, type Script } from '../fakes/guest.js';
+import { kernelResult, observedCase, resultsOf } from '../helpers/results.js';
+
+const FAMILIES: Family[] = ['zap', 'populate', 'mremap', 'advice', 'resv'];
+const twoCases: Script = (family, after) => ({ cases: [`${family}_a.anon-private`, `${family}_b.anon-private`].filter((id) => !after || id > after) });
+const ids = (cases: { id: string }[]) => cases.map((c) => c.id);
+const familyRequests = (host: FakeHost) => host.guests.flatMap((g) => g.requests.flatMap((r) => (r.kind === 'family' ? [r] : [])));
+
+test('one kernel, two guests: the second takes families while the first works, each family runs once, cases in family order', async (t) => {
+  const host = new FakeHost(twoCases);
+  const r = fakeRun(['debian:bookworm'], FAMILIES, { jobs: 2 });
+  await runWith(r.options, host, r.recorder);
+  t.is(host.guests.length, 2, 'a second guest was booted for the same kernel');
+  t.deepEqual(host.prepared, ['debian:bookworm'], 'the kernel is prepared once');
+  const asked = familyRequests(host).map((q) => q.family);
+  t.deepEqual([...asked].sort(), [...FAMILIES].sort(), 'every family once');
+  t.true(
+    host.guests.every((g) => g.requests.some((q) => q.kind === 'family')),
+    'both guests ran families',
+  );
+  const k = r.results.kernels[0];
+  t.deepEqual(
+    ids(k.cases),
+    FAMILIES.flatMap((f) => [`${f}_a.anon-private`, `${f}_b.anon-private`]),
+  );
+  t.deepEqual([...(k.familiesDone ?? [])].sort(), [...FAMILIES].sort());
+  t.is(r.folder.journal.length, 10, 'every case journaled as it came');
+  t.true(
+    host.guests.every((g) => g.closed),
+    'every guest closed',
+  );
+  t.is(r.done.length, 1, 'the kernel is reported done once');
+  t.true(r.results.complete);
+  t.is(k.fingerprint?.release, k.release ?? undefined);
+});
+
+test('two kernels, two guests: each gets its own, none helps another that has nothing left to share', async (t) => {
+  const host = new FakeHost(twoCases);
+  const r = fakeRun(['debian:bookworm', 'debian:trixie'], ['zap'], { jobs: 2 });
+  await runWith(r.options, host, r.recorder);
+  t.deepEqual(host.guests.map((g) => g.kernel.spec).sort(), ['debian:bookworm', 'debian:trixie']);
+  t.deepEqual(
+    r.results.kernels.map((k) => k.spec),
+    ['debian:bookworm', 'debian:trixie'],
+    'kernels in the order asked for',
+  );
+  t.true(r.results.kernels.every((k) => k.cases.length === 2));
+});
+
+test('a case that kills the guest is the culprit: crash, a fresh guest, and the family goes on after it', async (t) => {
+  const script: Script = (family, after) =>
+    after ? { cases: ['c.anon-private'] } : { cases: ['a.anon-private'], dies: { during: 'b.anon-private', ended: 'lost', guestDies: true } };
+  const host = new FakeHost(script);
+  const r = fakeRun(['debian:bookworm'], ['zap']);
+  await runWith(r.options, host, r.recorder);
+  const k = r.results.kernels[0];
+  t.deepEqual(
+    k.cases.map((c) => [c.id, c.status]),
+    [
+      ['a.anon-private', 'observed'],
+      ['b.anon-private', 'crash'],
+      ['c.anon-private', 'observed'],
+    ],
+  );
+  t.is(k.cases[1].reason, 'the guest died during the case');
+  t.is(host.guests.length, 2, 'a fresh guest');
+  t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'b.anon-private' });
+  t.true(host.guests[0].closed);
+  t.is(k.error, null);
+  t.deepEqual(k.familiesDone, ['zap']);
+  t.true(r.lines.some((l) => l.includes('booting a fresh guest to go on after b.anon-private')));
+});
+
+test('a case that prints nothing for the case timeout: a hung test while SSH answers, a hung kernel when it does not', async (t) => {
+  for (const [answersSsh, reason] of [
+    [true, /^hung test: no result after 0\.05 s without output; the kernel still answers SSH$/],
+    [false, /^hung kernel: no result after 0\.05 s without output, and the guest no longer answers SSH$/],
+  ] as const) {
+    const script: Script = (_f, after) =>
+      after ? { cases: [] } : { cases: [], dies: { during: 'h.anon-private', ended: 'idle', guestDies: false, answersSsh } };
+    const host = new FakeHost(script);
+    const r = fakeRun(['debian:bookworm'], ['zap']);
+    await runWith(r.options, host, r.recorder);
+    const c = r.results.kernels[0].cases[0];
+    t.is(c.status, 'timeout');
+    t.regex(c.reason ?? '', reason);
+    t.is(host.guests.length, 2);
+  }
+});
+
+test('a guest that takes five guests down in a row ends the kernel with a run error, its cases kept', async (t) => {
+  let n = 0;
+  const script: Script = () => ({ cases: [], dies: { during: `x${n++}.anon-private`, ended: 'lost', guestDies: true } });
+  const host = new FakeHost(script);
+  const r = fakeRun(['debian:bookworm'], ['zap', 'populate']);
+  await runWith(r.options, host, r.recorder);
+  const k = r.results.kernels[0];
+  t.is(k.error?.phase, 'run');
+  t.regex(k.error?.message ?? '', /6 cases took the guest down; giving up/);
+  t.is(k.cases.filter((c) => c.status === 'crash').length, 6);
+  t.false(
+    familyRequests(host).some((q) => q.family === 'populate'),
+    'the kernel stops there',
+  );
+  t.false(r.results.complete);
+  t.true(host.guests.every((g) => g.closed));
+});
+
+test('resume: finished families are skipped, a family cut short goes on after its last case', async (t) => {
+  const before = kernelResult({
+    spec: 'debian:bookworm',
+    familiesDone: ['zap'],
+    cases: [
+      observedCase('zap_a.anon-private', 'ok kept'),
+      observedCase('zap_b.anon-private', 'ok kept'),
+      observedCase('populate_a.anon-private', 'ok kept', 'populate'),
+    ],
+  });
+  const host = new FakeHost(twoCases);
+  const r = fakeRun(['debian:bookworm'], ['zap', 'populate'], {}, resultsOf([before], { complete: false, finished: null }));
+  await runWith(r.options, host, r.recorder);
+  t.deepEqual(familyRequests(host), [{ kind: 'family', family: 'populate', after: 'populate_a.anon-private' }]);
+  t.deepEqual(ids(r.results.kernels[0].cases), ['zap_a.anon-private', 'zap_b.anon-private', 'populate_a.anon-private', 'populate_b.anon-private']);
+  t.true(r.results.complete);
+});
+
+test('resume: a kernel already done is not booted at all', async (t) => {
+  const done = kernelResult({ spec: 'debian:bookworm', familiesDone: ['zap'], cases: [observedCase('zap_a.anon-private', 'ok kept')] });
+  const host = new FakeHost(twoCases);
+  const r = fakeRun(['debian:bookworm'], ['zap'], {}, resultsOf([done]));
+  await runWith(r.options, host, r.recorder);
+  t.is(host.guests.length, 0);
+  t.deepEqual(host.prepared, []);
+});
+
+test('a kernel that does not boot is a boot error; the next kernel still runs', async (t) => {
+  const host = new FakeHost(twoCases, (spec) => spec === 'debian:bullseye');
+  const r = fakeRun(['debian:bullseye', 'debian:bookworm'], ['zap']);
+  await runWith(r.options, host, r.recorder);
+  const [a, b] = r.results.kernels;
+  t.is(a.error?.phase, 'boot');
+  t.is(a.cases.length, 0);
+  t.is(b.error, null);
+  t.is(b.cases.length, 2);
+  t.false(r.results.complete);
+  t.deepEqual(
+    r.done.map((k) => k.spec),
+    ['debian:bullseye', 'debian:bookworm'],
+  );
+});
+
+test('a second guest that fails to boot leaves the first to run every family alone, with no error', async (t) => {
+  const host = new FakeHost(twoCases, (_spec, n) => n === 2);
+  const r = fakeRun(['debian:bookworm'], FAMILIES, { jobs: 2 });
+  await runWith(r.options, host, r.recorder);
+  const k = r.results.kernels[0];
+  t.is(k.error, null);
+  t.is(host.guests.length, 1);
+  t.is(k.cases.length, 10);
+  t.true(r.lines.some((l) => /another guest failed \(boot: /.test(l)));
+});
+
+test('a pool that does not come back after a family is recorded as drift', async (t) => {
+  const script: Script = (family, _after, guest) => {
+    guest.leak({ '2048kB': { free: 62, rsvd: 0 } });
+    return { cases: [`${family}_a.anon-private`] };
+  };
+  const host = new FakeHost(script);
+  const r = fakeRun(['debian:bookworm'], ['zap']);
+  await runWith(r.options, host, r.recorder);
+  t.deepEqual(r.results.kernels[0].poolDrift, [{ after: 'zap', drift: ['2048kB free 62/64'] }]);
+});
