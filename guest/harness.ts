@@ -4,7 +4,7 @@
 // down the runner knows which one did; what the kernel logged or tainted during a case
 // rides along in its point as `kernel`.
 import { KernelWatch } from './kmsg.js';
-import { type CaseError, encodeAnnouncement } from './protocol.js';
+import { type CaseError, encodeAnnouncement, encodePoint } from './protocol.js';
 import { Tap } from './tap.js';
 
 export interface Case {
@@ -25,16 +25,19 @@ export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch
     tap.flush(); // the announcement, and every point before it, is out before the case runs
     watch.drain();
     const taint = KernelWatch.taint();
+    const t0 = performance.now();
     try {
       const obs = c.run();
+      const ms = performance.now() - t0;
       const kernel = watch.since(taint);
-      tap.point(true, c.id, kernel ? { ...obs, kernel } : obs);
+      tap.point(true, c.id, encodePoint(kernel ? { ...obs, kernel } : obs, ms));
     } catch (e) {
       failed += 1;
+      const ms = performance.now() - t0;
       const err = e instanceof Error ? e : new Error(String(e));
       const kernel = watch.since(taint);
       const point: CaseError = { error: err.message, stack: (err.stack ?? '').split('\n').slice(1, 4).join(' | '), ...(kernel ? { kernel } : {}) };
-      tap.point(false, c.id, point);
+      tap.point(false, c.id, encodePoint(point, ms));
     }
   }
   tap.flush();

@@ -184,6 +184,17 @@ export const encodeAnnouncement = (id: string): string => `case ${id}`;
 /** The case a raw TAP line announces, or null. */
 export const announcedCase = (line: string): string | null => /^# case (\S+)$/.exec(line)?.[1] ?? null;
 
+/** A point's YAML block: the case's record (an Observation or a CaseError) and how long the
+ * case ran in the guest, as TAP 14 producers write it (`duration_ms`). */
+export const encodePoint = (body: object, durationMs: number): object => ({ ...body, duration_ms: Math.round(durationMs * 1000) / 1000 });
+
+/** A point's YAML block split back into the record and its duration (null when absent). */
+export function decodePoint(diag: unknown): { body: unknown; durationMs: number | null } {
+  if (typeof diag !== 'object' || diag === null || !('duration_ms' in diag)) return { body: diag, durationMs: null };
+  const { duration_ms, ...body } = diag as { duration_ms: unknown };
+  return { body, durationMs: typeof duration_ms === 'number' && duration_ms >= 0 ? duration_ms : null };
+}
+
 /** The case a raw TAP point line reports, or null. */
 export const pointCase = (line: string): string | null => /^(?:not )?ok \d+ - (\S+)/.exec(line)?.[1] ?? null;
 

@@ -5,6 +5,9 @@
 import { OUTCOMES, type Outcome, type OutcomeRow, outcomeOf } from './outcome.js';
 import { type CaseResult, kernelTitle, type Results } from './results.js';
 
+/** JUnit's time: seconds, to the millisecond. */
+const seconds = (ms: number) => (ms / 1000).toFixed(3);
+
 const xml = (s: string) =>
   s
     .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!)
@@ -12,7 +15,7 @@ const xml = (s: string) =>
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 
 function testcase(title: string, c: CaseResult): { text: string; kind: OutcomeRow['junit'] } {
-  const head = `    <testcase classname="${xml(`${title}.${c.family ?? c.id.split(/[.@]/)[0]}`)}" name="${xml(c.id)}" time="0">`;
+  const head = `    <testcase classname="${xml(`${title}.${c.family ?? c.id.split(/[.@]/)[0]}`)}" name="${xml(c.id)}" time="${seconds(c.durationMs ?? 0)}">`;
   const out = c.observation ? `\n      <system-out>${xml(c.observation.label)}</system-out>` : '';
   const outcome = outcomeOf(c);
   const kind = OUTCOMES[outcome].junit;
@@ -48,7 +51,7 @@ export function renderJunit(r: Results): string {
       });
     }
     const n = (kind: string) => cases.filter((c) => c.kind === kind).length;
-    const attrs = `name="${xml(title)}" tests="${cases.length}" failures="${n('failure')}" errors="${n('error')}" skipped="${n('skipped')}" time="0"`;
+    const attrs = `name="${xml(title)}" tests="${cases.length}" failures="${n('failure')}" errors="${n('error')}" skipped="${n('skipped')}" time="${seconds(k.cases.reduce((sum, c) => sum + (c.durationMs ?? 0), 0))}"`;
     return `  <testsuite ${attrs}>\n${cases.map((c) => c.text).join('\n')}\n  </testsuite>`;
   });
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="mmatrix ${xml(r.runId)}">\n${suites.join('\n')}\n</testsuites>\n`;

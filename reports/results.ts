@@ -18,6 +18,7 @@ export interface CaseResult {
   reason?: string; // why skipped, or what went wrong
   console?: string; // for a crash or timeout: the guest console's last lines
   verdict?: Verdict; // the expectation table's judgement of an observed case
+  durationMs?: number; // how long the case ran: in the guest, or up to the crash or hang as the host saw it
 }
 
 export interface KernelResult {

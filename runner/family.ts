@@ -87,7 +87,9 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
         ? `hung test: no result after ${limit}; the kernel still answers SSH`
         : `hung kernel: no result after ${limit}, and the guest no longer answers SSH`;
     }
-    const culpritCase: CaseResult = { id: culprit, family, status, reason, console: consoleExcerpt(ctx.consoleLog()) };
+    // How long the case ran as the host saw it: from its announcement to the stream's end.
+    const durationMs = Date.now() - stream.startedAt;
+    const culpritCase: CaseResult = { id: culprit, family, status, reason, console: consoleExcerpt(ctx.consoleLog()), durationMs };
     cases.push(culpritCase);
     ctx.onCase(culpritCase);
     ctx.log(`${family}: ${culprit}: ${status}: ${reason}`);

@@ -1,7 +1,7 @@
 // The one place that reads TAP with tap-parser: a guest's stream becomes typed case
 // results; protocol trouble (plan mismatch, bail out, malformed YAML) becomes errors.
 import { Parser, type Result } from 'tap-parser';
-import { announcedCase, isCaseError, isObservation, pointCase } from '../guest/protocol.js';
+import { announcedCase, decodePoint, isCaseError, isObservation, pointCase } from '../guest/protocol.js';
 import type { CaseResult } from '../reports/results.js';
 
 export interface ParsedTap {
@@ -12,11 +12,14 @@ export interface ParsedTap {
 function toCase(r: Result): CaseResult {
   const id = r.name.replace(/^-\s*/, '').trim();
   if (r.skip) return { id, status: 'skip', reason: typeof r.skip === 'string' ? r.skip : 'skipped' };
-  const diag = r.diag as Record<string, unknown> | null;
-  if (!r.ok) return { id, status: 'error', reason: isCaseError(diag) ? diag.error : 'case failed without a reason' };
-  if (!isObservation(diag)) return { id, status: 'error', reason: 'point carries no valid observation record' };
-  if (diag.case !== id) return { id, status: 'error', reason: `observation names case '${diag.case}'` };
-  return { id, status: 'observed', observation: diag };
+  // tap-parser takes a numeric duration_ms out of the block into r.time (ms) itself.
+  const { body: diag, durationMs: inBlock } = decodePoint(r.diag);
+  const durationMs = typeof r.time === 'number' ? r.time : inBlock;
+  const took = durationMs === null ? {} : { durationMs };
+  if (!r.ok) return { id, status: 'error', reason: isCaseError(diag) ? diag.error : 'case failed without a reason', ...took };
+  if (!isObservation(diag)) return { id, status: 'error', reason: 'point carries no valid observation record', ...took };
+  if (diag.case !== id) return { id, status: 'error', reason: `observation names case '${diag.case}'`, ...took };
+  return { id, status: 'observed', observation: diag, ...took };
 }
 
 /** A TAP reader fed chunk by chunk: each point as it completes, and the guest's
@@ -25,6 +28,7 @@ export class TapStream {
   readonly cases: CaseResult[] = [];
   readonly problems: string[] = [];
   started: string | null = null; // the case announced last, until its point arrives
+  startedAt = 0; // Date.now() when it was announced
   private readonly p = new Parser();
   private partial = ''; // an unfinished last line, for the announcement scan
 
@@ -50,8 +54,10 @@ export class TapStream {
     this.partial = lines.pop()!;
     for (const line of lines) {
       const announced = announcedCase(line);
-      if (announced) this.started = announced;
-      else if (this.started && pointCase(line) === this.started) this.started = null;
+      if (announced) {
+        this.started = announced;
+        this.startedAt = Date.now();
+      } else if (this.started && pointCase(line) === this.started) this.started = null;
     }
     this.p.write(chunk);
   }

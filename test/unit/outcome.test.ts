@@ -64,3 +64,11 @@ test('a baseline kernel missing from the candidate is MISS and fails the gate', 
   t.regex(g.markdown, /## 6\.12\.0: MISS/);
   t.false(gate(base, base, null, []).fails);
 });
+
+test('junit.xml carries each case duration and the kernel total, in seconds', (t) => {
+  const k = kernel([{ ...sample.conformant, durationMs: 1234.5 }, { ...sample.deviation, durationMs: 20 }, sample.skip]);
+  const xml = renderJunit(results([k]));
+  t.regex(xml, /name="a\.anon-private" time="1\.234"/);
+  t.regex(xml, /name="c\.anon-private" time="0\.020"/);
+  t.regex(xml, /<testsuite [^>]* time="1\.254"/);
+});

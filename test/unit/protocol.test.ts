@@ -7,11 +7,13 @@ import { fromRoot } from '../../common/paths.js';
 import {
   announcedCase,
   decodeAnswer,
+  decodePoint,
   doneCode,
   EXT4_DONE,
   encodeAnnouncement,
   encodeAnswer,
   encodeDone,
+  encodePoint,
   encodeRequest,
   type GuestFacts,
   isCaseError,
@@ -85,4 +87,13 @@ test('/init prints the markers the host waits for, where it waits for them', (t)
   t.true(init.includes(`say "${SSHD_STARTED.replace(/^mmatrix: /, '')}"`), 'sshd marker');
   t.regex(init, /^say\(\) \{[^\n]*echo "mmatrix: \$\*/m);
   t.true(init.includes(`touch ${EXT4_DONE}`), 'scratch disk marker');
+});
+
+test('a point carries its duration beside the record, and the host takes it apart again', (t) => {
+  const body = { error: 'boom', stack: '' };
+  const diag = encodePoint(body, 12.34567);
+  t.deepEqual(diag, { error: 'boom', stack: '', duration_ms: 12.346 });
+  t.deepEqual(decodePoint(diag), { body, durationMs: 12.346 });
+  t.deepEqual(decodePoint(body), { body, durationMs: null }, 'a point without one');
+  t.deepEqual(decodePoint({ ...body, duration_ms: 'x' }), { body, durationMs: null });
 });

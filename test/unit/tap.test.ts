@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { fromRoot } from '../../common/paths.js';
+import { runCases } from '../../guest/harness.js';
 import { Tap } from '../../guest/tap.js';
 import { parseTap } from '../../runner/tap.js';
+import { observation } from '../helpers/results.js';
 
 const fixture = readFileSync(fromRoot('test/fixtures/zap-6.1.tap'), 'utf8');
 
@@ -69,4 +71,15 @@ test('the guest emitter holds its lines until flush, then writes them at once', 
   t.deepEqual(writes, ['TAP version 14\n1..2\nok 1 - a.b # SKIP no pool\n# case c.d\n']);
   tap.bail('gone'); // a bail out goes at once
   t.deepEqual(writes.at(-1), 'Bail out! gone\n');
+});
+
+test('a case run by the harness carries its duration into the result, not into the observation', (t) => {
+  let out = '';
+  const obs = observation('x.anon-private', 'ok kept');
+  runCases([{ id: 'x.anon-private', run: () => obs }], new Tap((s) => (out += s)), { drain: () => {}, since: () => null, close: () => {} } as never);
+  t.regex(out, /duration_ms: \d/);
+  const [c] = parseTap(out).cases;
+  t.is(c.status, 'observed');
+  t.true(typeof c.durationMs === 'number' && c.durationMs >= 0);
+  t.deepEqual(c.observation, obs, 'the record is exactly what the case returned');
 });
