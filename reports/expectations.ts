@@ -32,7 +32,7 @@ export function versionOf(release: string): number[] {
     .map(Number);
 }
 
-function cmp(a: number[], b: number[]): number {
+export function cmp(a: number[], b: number[]): number {
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const d = (a[i] ?? 0) - (b[i] ?? 0);
     if (d) return Math.sign(d);

@@ -1,4 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
+import { kernelChanges } from './changes.js';
 import { KCIDB, kcidbStatus } from './outcome.js';
 import { brokenCases, cellText, kernelEvents, kernelTitle, poolLeaks, type Results, verdictCounts } from './results.js';
 
@@ -40,6 +41,7 @@ export function renderMarkdown(r: Results): string {
       `| ${esc(kernelTitle(k, kernels))} | ${esc(`${k.spec} ${k.version}`)} | ${k.accel ?? '—'} | ${boot} | ${pool} | ${k.thp ?? '—'} | ${v.conformant} / ${v.deviation} / ${v.none} | ${statuses.map(([s, n]) => `${n} ${s}`).join(', ')} |`,
     );
   }
+  lines.push(...changesSection(r));
   const deviations = kernels.flatMap((k) =>
     k.cases.flatMap((c) =>
       c.verdict?.status === 'deviation'
@@ -91,4 +93,27 @@ export function renderMarkdown(r: Results): string {
   const notes = kernels.flatMap((k) => k.cases.filter((c) => c.status === 'error').map((c) => `- ${kernelTitle(k, kernels)} ${c.id}: ${c.reason}`));
   if (notes.length) lines.push('', '## Case errors', '', ...notes);
   return `${lines.join('\n')}\n`;
+}
+
+/** "Changes between kernels": per adjacent pair, one line per explaining entry (its commit
+ * linked, its count, up to three cases), then the changes no entry explains. Short enough for a mail. */
+export function changesSection(r: Results): string[] {
+  const pairs = kernelChanges(r);
+  if (!pairs.length) return [];
+  const out = ['', '## Changes between kernels', ''];
+  for (const p of pairs) {
+    out.push(`- **${esc(p.from)} → ${esc(p.to)}**: ${p.total} changed cell${p.total === 1 ? '' : 's'}`);
+    for (const g of p.groups) {
+      const some = g.changes.slice(0, 3).map((c) => `\`${c.id}\` ${esc(c.from)} → ${esc(c.to)}`);
+      const more = g.changes.length > 3 ? `, and ${g.changes.length - 3} more` : '';
+      const why =
+        g.source === null
+          ? '**no expectation entry explains these**'
+          : g.commit?.url
+            ? `[${g.commit.hash}](${g.commit.url}) ${esc(g.commit.title || g.source)}`
+            : esc(g.commit?.title ?? g.source);
+      out.push(`  - ${g.changes.length} × ${why}: ${some.join('; ')}${more}`);
+    }
+  }
+  return out;
 }

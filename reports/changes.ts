@@ -1,0 +1,70 @@
+// What changed between adjacent kernel columns, grouped by the expectation entry that explains
+// it: a cell is explained when the table judged it conformant on both kernels, by the same
+// entry (same source), with different labels — the entry predicted exactly that change. The
+// rest fall in one group that no entry explains. matrix.md and matrix.html both render this.
+import { cmp, versionOf } from './expectations.js';
+import { type CaseResult, type KernelResult, kernelTitle, type Results } from './results.js';
+
+export interface Commit {
+  hash: string | null;
+  title: string;
+  url: string | null;
+}
+
+export interface ChangeGroup {
+  source: string | null; // the explaining entry's source; null: no entry explains these
+  commit: Commit | null; // the first commit the source names
+  changes: { id: string; from: string; to: string }[];
+}
+
+export interface PairChanges {
+  from: string; // kernel titles
+  to: string;
+  total: number;
+  groups: ChangeGroup[]; // largest first, the unexplained last; none empty
+}
+
+/** What a cell says for comparing: the label, or the status when there is none. */
+const said = (c: CaseResult | undefined) => (!c ? 'absent' : c.status === 'observed' ? (c.observation?.label ?? 'ERROR') : c.status.toUpperCase());
+
+/** The commit a source names for a change from release `from` to `to`: of the commits it names
+ * (`commit <hash> "<title>" (…v6.9)`), the one whose version lies in (from, to], else the first;
+ * without a hash, a quoted title. */
+export function commitOf(source: string, from?: string, to?: string): Commit | null {
+  const named = [...source.matchAll(/commit ([0-9a-f]{7,40})\b(?:\s*"([^"]+)")?(?:\s*\(([^)]*)\))?/g)].map((m) => ({
+    hash: m[1],
+    title: m[2] ?? '',
+    version: /v(\d+\.\d+)/.exec(m[3] ?? '')?.[1] ?? null,
+  }));
+  const lo = from ? versionOf(from) : null;
+  const hi = to ? versionOf(to) : null;
+  const inside = (v: string | null) => v !== null && lo && hi && cmp(versionOf(v), lo) > 0 && cmp(versionOf(v), hi) <= 0;
+  const hit = named.find((c) => inside(c.version)) ?? named[0];
+  if (hit) return { hash: hit.hash, title: hit.title, url: `https://git.kernel.org/torvalds/c/${hit.hash}` };
+  const q = /"([^"]{8,})"/.exec(source);
+  return q ? { hash: null, title: q[1], url: null } : null;
+}
+
+function pairChanges(a: KernelResult, b: KernelResult, all: KernelResult[]): PairChanges {
+  const groups = new Map<string | null, ChangeGroup>();
+  const ids = [...new Set([...a.cases, ...b.cases].map((c) => c.id))];
+  let total = 0;
+  for (const id of ids) {
+    const [x, y] = [a.cases.find((c) => c.id === id), b.cases.find((c) => c.id === id)];
+    const [from, to] = [said(x), said(y)];
+    if (from === to) continue;
+    total += 1;
+    const vx = x?.verdict;
+    const vy = y?.verdict;
+    const source = vx?.status === 'conformant' && vy?.status === 'conformant' && vx.source === vy.source ? vx.source : null;
+    if (!groups.has(source)) groups.set(source, { source, commit: source ? commitOf(source, a.release ?? '', b.release ?? '') : null, changes: [] });
+    groups.get(source)?.changes.push({ id, from, to });
+  }
+  const sorted = [...groups.values()].sort((g, h) => Number(g.source === null) - Number(h.source === null) || h.changes.length - g.changes.length);
+  return { from: kernelTitle(a, all), to: kernelTitle(b, all), total, groups: sorted };
+}
+
+/** For each pair of adjacent kernels of the run, in column order, the cells that changed. */
+export function kernelChanges(r: Results): PairChanges[] {
+  return r.kernels.slice(1).map((k, i) => pairChanges(r.kernels[i], k, r.kernels));
+}
