@@ -40,7 +40,7 @@ export class Tap {
   // Lines are held until flush(), which writes them at once, synchronously: runCases calls it
   // right before each case runs, so everything up to that case's announcement is out before the
   // case can take the kernel down. One write a case instead of one a line: every write is an SSH
-  // packet from the guest, and under TCG each costs milliseconds (~2 s over the zap family).
+  // packet from the guest, and under TCG each costs time (docs/figures.md, Figures behind the code).
   constructor(private readonly write: Write = writeOut) {}
 
   flush(): void {

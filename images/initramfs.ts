@@ -2,7 +2,7 @@
 // holding busybox and dropbear (both static), the modules /init loads before sshd, and
 // /init; node, its libraries and the scratch disk's modules sit on an
 // uncompressed read-only squashfs the guest mounts from a virtio disk, so the kernel does
-// not copy them out of the cpio at boot (86 MB of node took ~1 s under TCG) and node pages
+// not copy them out of the cpio at boot (slow under TCG: docs/figures.md) and node pages
 // in only what it touches. Built as named steps, cached by a hash of all inputs.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -87,7 +87,7 @@ const steps = {
     writeFileSync(join(stage, 'etc/shells'), '/bin/sh\n');
   },
   /** busybox, and a link in /bin for each of its applets, made here rather than by `busybox
-   * --install` in /init: that was an exec and ~270 symlink calls, ~35 ms under TCG. */
+   * --install` in /init: that was an exec and ~270 symlink calls at every boot. */
   async installBusybox(stage: string, busybox: string) {
     copyInto(stage, busybox, 'bin/busybox');
     const applets = (await $({ quiet: true })`${busybox} --list`).stdout.split('\n').filter(Boolean);

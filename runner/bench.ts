@@ -104,7 +104,7 @@ async function suiteFigures(g: Guest, log: (s: string) => void, release: string)
   return out;
 }
 
-// virtme-ng takes ~45 s a boot under TCG: three are enough for a median.
+// virtme-ng boots slowly under TCG (docs/figures.md): three boots are enough for a median.
 const VNG_RUNS = 3;
 
 export interface WholeRun {

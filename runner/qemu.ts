@@ -27,7 +27,7 @@ export interface GuestConfig {
 /** The accelerator; TCG emulates a CPU with every feature QEMU knows (-cpu max) but ERMS.
  * TCG runs a rep string instruction one iteration at a time, and with ERMS the kernel clears
  * and copies pages with rep stosb/movsb, 4096 iterations a page; without it, rep stosq or
- * plain stores, 512. Faulting in a 2 MiB huge page costs ~2.6× less (measured on 6.1). */
+ * plain stores, 512: faulting in a huge page costs much less (docs/figures.md). */
 export const accelArgs = (a: Accel) => (a === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg', '-cpu', 'max,-erms']);
 
 /** No default devices, no option ROMs to run, no user config: less to boot. */
@@ -44,8 +44,8 @@ export const machineArgs = (c: GuestConfig) => [
   String(c.cpus),
 ];
 
-// quiet and the test-skipping flags save ~0.4 s under TCG; acpi=noirq routes PCI interrupts
-// without evaluating ACPI link objects, ~0.35 s per virtio device under TCG; panic=-1 reboots on a panic,
+// quiet and the test-skipping flags save boot time under TCG; acpi=noirq routes PCI interrupts
+// without evaluating ACPI link objects, which costs per virtio device (docs/figures.md); panic=-1 reboots on a panic,
 // which -no-reboot turns into QEMU exiting, so a dead kernel is seen at once.
 export const BASE_CMDLINE = 'console=ttyS0 quiet acpi=noirq mitigations=off tsc=reliable no_timer_check cryptomgr.notests init_on_alloc=0 panic=-1';
 

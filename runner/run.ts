@@ -44,8 +44,8 @@ export interface RunOptions {
 }
 
 const KVM_TRIAL_MS = 30_000;
-// Under TCG the kernel clears a 1 GiB page in ~8 s (measured on 6.1), so a default run
-// leaves the 1 GiB types out there; with KVM it is a fraction of a second.
+// Under TCG clearing a 1 GiB page takes seconds (docs/figures.md), so a default run leaves
+// the 1 GiB types out there; with KVM it is a fraction of a second.
 const AUTO_POOL_1G = { kvm: 2, tcg: 0 } as const;
 
 /** One 1 GiB page needs a 1 GiB-aligned free gigabyte: below 4 GiB the PCI hole and the

@@ -31,7 +31,7 @@ export function newJob(spec: string, families: Family[], res: KernelResult, bar?
 
 /** Whether another guest would find a family to take once booted: the guest already on the
  * kernel takes the next family while the other boots, so it takes two waiting. With one left,
- * the other guest's boot (4-5 s under TCG) outlasted the family it came for, and the run waited
+ * the other guest's boot (seconds under TCG) outlasted the family it came for, and the run waited
  * for it. */
 export const wantsHelp = (job: KernelJob): boolean => !job.res.error && !job.helperFailed && job.queue.length >= 2;
 
