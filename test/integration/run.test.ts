@@ -3,7 +3,7 @@
 // SIGINT leaves no QEMU behind and keeps what finished, and --resume finishes the run.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -177,15 +177,17 @@ test.serial('SIGINT mid-run: exit 130, no QEMU left, finished kernel kept', asyn
   t.false(res.complete);
   const first = res.kernels[0].cases;
   t.true(first.length >= 100 && first.every((c) => c.status === 'observed' || /-1g-/.test(c.id)), 'the finished kernel is kept');
-  // --resume finishes the same run folder: the finished kernel is not run again.
+  // --resume finishes the same run folder, named the natural way (runs/latest): the finished
+  // kernel is not run again, and latest still names the folder, not itself.
   const dir = join(runs, res.runId);
-  const again = spawnSync(process.execPath, [CLI, 'run', '--resume', dir], { cwd, encoding: 'utf8', timeout: 15 * 60_000 });
+  const again = spawnSync(process.execPath, [CLI, 'run', '--resume', join(runs, 'latest')], { cwd, encoding: 'utf8', timeout: 15 * 60_000 });
   t.log(again.stdout);
   t.is(again.status, 0, again.stderr);
   t.regex(again.stdout, /resumed: \d+ cases kept/);
   t.notRegex(again.stdout, /6\.1\.0[^\n]*booting under/, '6.1 finished before: not booted again');
   const done = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as Results;
   t.true(done.complete);
+  t.is(readlinkSync(join(runs, 'latest')), res.runId);
   t.deepEqual(
     done.kernels.map((k) => k.spec),
     ['debian:bookworm', 'debian:bullseye'],
