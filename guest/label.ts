@@ -2,10 +2,11 @@
 import type { Content } from './protocol.js';
 
 export function contentWord(c: Content): string {
-  const total = c.pattern + c.zero + c.other + c.faulted;
+  const total = c.pattern + c.file + c.zero + c.other + c.faulted;
   if (total === 0) return 'empty';
   if (c.faulted === total) return c.signal ?? 'fault';
   if (c.pattern === total) return 'kept';
+  if (c.file === total) return 'file';
   if (c.zero === total) return 'zeroed';
   return 'mixed';
 }
@@ -15,6 +16,7 @@ export function minusContent(whole: Content, part: Content): Content {
   const faulted = whole.faulted - part.faulted;
   return {
     pattern: whole.pattern - part.pattern,
+    file: whole.file - part.file,
     zero: whole.zero - part.zero,
     other: whole.other - part.other,
     faulted,

@@ -22,8 +22,9 @@ export interface Native {
   mincore(addr: Addr, len: number): { resident: number; pages: number; errno?: string };
   pagemap(addr: Addr, len: number): { present: number; swapped: number; anon: number; pages: number; errno?: string };
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
-  /** Classify each 4 KiB unit; `first` is the mapping offset `addr` stands at (default 0). */
-  scan(addr: Addr, len: number, seed: number, first?: number): Content;
+  /** Classify each 4 KiB unit: the pattern of `seed`, the file's of `fileSeed` (0: none), zero,
+   * other; `first` is the mapping offset `addr` stands at (default 0). */
+  scan(addr: Addr, len: number, seed: number, first?: number, fileSeed?: number): Content;
   /** Fork a child that writes the pattern over the range and then waits for reap(). */
   forkFill(addr: Addr, len: number, seed: number): ({ pid: number; hold: number; ok: boolean; errno?: undefined } & Fault) | { errno: string; pid?: undefined };
   /** Let a forkFill child exit; ret is its wait status. */

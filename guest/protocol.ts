@@ -9,11 +9,13 @@
 //
 // The observation record is versioned (OBSERVATION_SCHEMA): bump it whenever the record changes.
 
-export const OBSERVATION_SCHEMA = 'mmatrix.observation/1' as const;
+// /2: Content counts the backing file's own data (`file`) apart from the mapping's pattern.
+export const OBSERVATION_SCHEMA = 'mmatrix.observation/2' as const;
 
 /** What reading the range back returned, counted in 4 KiB units. */
 export interface Content {
-  pattern: number; // the bytes written before the operation
+  pattern: number; // the bytes the mapping wrote before the operation
+  file: number; // the backing file's own data (each file gets a pattern of its own first)
   zero: number;
   other: number; // neither: stale or foreign data
   faulted: number; // the access raised a signal

@@ -5,7 +5,7 @@
 import { fdatasyncSync } from 'node:fs';
 import type { Case } from '../guest/harness.js';
 import { K, mm } from '../guest/native.js';
-import type { GuestEnv } from './memtypes.js';
+import { type GuestEnv, withFileData } from './memtypes.js';
 import { product } from './observe.js';
 import { observeZap, RANGES, type ZapOp } from './zap.js';
 
@@ -15,6 +15,7 @@ const MADV_SPLIT_PROPOSED = 26;
 export const ADVICE_OPS: ZapOp[] = [
   {
     id: 'madv_collapse',
+    lengthsNeeded: withFileData,
     applies: () => true,
     // A file's dirty pages make MADV_COLLAPSE race writeback (EAGAIN, or not, by timing):
     // write them back first, so the case asks only whether the range can be collapsed. EAGAIN
@@ -29,9 +30,10 @@ export const ADVICE_OPS: ZapOp[] = [
       return first.errno === 'EAGAIN' ? mm.madvise(t.addr, t.len, K.MADV_COLLAPSE) : first;
     },
   },
-  { id: 'madv_guard_install', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_GUARD_INSTALL) },
+  { id: 'madv_guard_install', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_GUARD_INSTALL) },
   {
     id: 'madv_guard_remove',
+    lengthsNeeded: withFileData,
     applies: () => true,
     // Install, then remove: what is left is what removing a guard gives back.
     apply: (_r, t) => {
@@ -39,7 +41,7 @@ export const ADVICE_OPS: ZapOp[] = [
       return installed.errno !== undefined ? installed : mm.madvise(t.addr, t.len, K.MADV_GUARD_REMOVE);
     },
   },
-  { id: 'madv_26', applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, MADV_SPLIT_PROPOSED) },
+  { id: 'madv_26', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, MADV_SPLIT_PROPOSED) },
 ];
 
 export function adviceCases(env: GuestEnv): Case[] {

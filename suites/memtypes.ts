@@ -100,6 +100,26 @@ function hugetlbNeed(env: GuestEnv, len: number, size: number, gigantic: boolean
 
 const THP_ALIGN = 2 << 20;
 
+/** The pattern a file holds before a mapping writes its own: a private mapping that drops its
+ * copies then reads the file's data (`file`), not zeros that look like anonymous memory's. It
+ * differs from every family's seed modulo 251 (guest/addon/guard.c), so no unit matches both. */
+export const FILE_SEED = 0xc3;
+
+/** Write FILE_SEED's pattern into a region's backing file through a shared mapping of its own
+ * (hugetlbfs has no write(2)); anonymous memory has no file and is left alone. For a private
+ * hugetlb mapping this takes the file's huge pages on top of the mapping's own. */
+export function writeFileData(r: Region): void {
+  if (r.fd < 0) return;
+  const m = must(mm.mmap(0, r.len, K.PROT_READ | K.PROT_WRITE, K.MAP_SHARED, r.fd, 0), 'mmap the file shared').addr!;
+  const filled = mm.fill(m, r.len, FILE_SEED);
+  mm.munmap(m, r.len);
+  if (!filled.ok) throw new Error(`writing the file's data faulted: ${filled.signal} at ${filled.offset}`);
+}
+
+/** Lengths of memory a case with the file's own data needs: a private hugetlb file mapping
+ * holds the file's pages and its private copies at once. */
+export const withFileData = (mt: MemType): number => (mt.hugetlb && mt.file && !mt.shared ? 2 : 1);
+
 /** A PROT_NONE placeholder of `len` bytes starting on an `align` boundary (over-allocated,
  * then trimmed): a hole to map into with MAP_FIXED, or for MREMAP_FIXED to land on. */
 export function alignedHole(len: number, align: number): bigint {

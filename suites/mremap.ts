@@ -6,7 +6,7 @@ import type { Case } from '../guest/harness.js';
 import { contentWord, label } from '../guest/label.js';
 import { K, type Mapped, mm } from '../guest/native.js';
 import type { Observation } from '../guest/protocol.js';
-import { alignedHole, type GuestEnv, type MemType, type Region } from './memtypes.js';
+import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
 
 const SEED = 0x3c;
@@ -23,12 +23,14 @@ interface Moved {
 
 export interface MremapOp {
   id: string;
+  lengthsNeeded?: (mt: MemType) => number; // the file's own data: see withFileData
   run(region: Region, align: number): Moved;
 }
 
 export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_shrink',
+    lengthsNeeded: withFileData,
     run: (g) => ({
       r: mm.mremap(g.addr, g.len, g.len / 2, 0, 0),
       oldLen: g.len,
@@ -38,6 +40,7 @@ export const MREMAP_OPS: MremapOp[] = [
   },
   {
     id: 'mremap_grow',
+    lengthsNeeded: withFileData,
     // Unmap the second half, then grow back into the hole it left, in place.
     run: (g) => {
       mm.munmap(g.addr + BigInt(g.len / 2), g.len / 2);
@@ -47,6 +50,7 @@ export const MREMAP_OPS: MremapOp[] = [
   },
   {
     id: 'mremap_grow_maymove',
+    lengthsNeeded: withFileData,
     // Twice the size, with the page after the mapping taken so it cannot grow in place: the
     // move is then deterministic. For a file or shmem object the new half lies beyond its end.
     run: (g) => {
@@ -59,6 +63,7 @@ export const MREMAP_OPS: MremapOp[] = [
   },
   {
     id: 'mremap_fixed',
+    lengthsNeeded: withFileData,
     run: (g, align) => {
       const dest = alignedHole(g.len, align);
       const r = mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
@@ -68,6 +73,7 @@ export const MREMAP_OPS: MremapOp[] = [
   },
   {
     id: 'mremap_dontunmap',
+    lengthsNeeded: withFileData,
     run: (g) => ({
       r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0),
       oldLen: g.len,
@@ -85,6 +91,7 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
     len,
     {},
     (region) => {
+      writeFileData(region);
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const oldAddr = region.addr;
@@ -96,12 +103,12 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
         region.addr = r.addr;
         region.len = newLen;
         const kept = Math.min(oldLen, newLen);
-        content = mm.scan(r.addr, kept, SEED);
-        if (newLen > oldLen) tail = contentWord(mm.scan(r.addr + BigInt(oldLen), newLen - oldLen, SEED, oldLen));
+        content = mm.scan(r.addr, kept, SEED, 0, FILE_SEED);
+        if (newLen > oldLen) tail = contentWord(mm.scan(r.addr + BigInt(oldLen), newLen - oldLen, SEED, oldLen, FILE_SEED));
         const leftBehind = left && (r.addr !== oldAddr || newLen < oldLen) ? left : null;
         if (leftBehind) {
           // Compared with the pattern of its original offsets, so data that stayed reads as kept.
-          old = contentWord(mm.scan(leftBehind.addr, leftBehind.len, SEED, Number(leftBehind.addr - oldAddr)));
+          old = contentWord(mm.scan(leftBehind.addr, leftBehind.len, SEED, Number(leftBehind.addr - oldAddr), FILE_SEED));
           if (op.id === 'mremap_dontunmap') mm.munmap(leftBehind.addr, leftBehind.len); // it stays mapped: ours to unmap
         }
       }

@@ -7,7 +7,7 @@ import { contentWord, label, minusContent, releasedBytes } from '../guest/label.
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
-import type { GuestEnv, MemType, Region } from './memtypes.js';
+import { FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
 import { product, record, type Variant, withRegion } from './observe.js';
 
 export interface Target {
@@ -18,12 +18,14 @@ export interface Target {
 
 export interface ZapOp {
   id: string;
+  lengthsNeeded?: (mt: MemType) => number; // the file's own data: see withFileData
   applies(mt: MemType): boolean;
   apply(r: Region, t: Target): Sys;
 }
 
 const advice = (id: string, name: string): ZapOp => ({
   id,
+  lengthsNeeded: withFileData,
   applies: () => true,
   apply: (_r, t) => mm.madvise(t.addr, t.len, K[name]),
 });
@@ -35,6 +37,7 @@ export const ZAP_OPS: ZapOp[] = [
   advice('madv_remove', 'MADV_REMOVE'),
   {
     id: 'punch_hole',
+    lengthsNeeded: withFileData,
     applies: (mt) => mt.file, // through the backing fd
     apply: (r, t) => mm.fallocate(r.fd, K.FALLOC_FL_PUNCH_HOLE | K.FALLOC_FL_KEEP_SIZE, t.offset, t.len),
   },
@@ -61,6 +64,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
     {},
     (region) => {
       const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
+      writeFileData(region);
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const before = counters(region.fd);
@@ -68,8 +72,8 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       const r = op.apply(region, target);
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(target.addr, tlen);
-      const whole = mm.scan(region.addr, len, SEED);
-      const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset);
+      const whole = mm.scan(region.addr, len, SEED, 0, FILE_SEED);
+      const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset, FILE_SEED);
       const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
       return record(op.id, range.id, mt, tlen, r, {
         offset,

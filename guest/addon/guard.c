@@ -73,17 +73,19 @@ void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f)
   disarm(&s);
 }
 
-static int classify(const volatile uint64_t *w, uint64_t want) {
-  int pattern = 1, zero = 1;
+/* 1: every word is `want`; 3: every word is `file` (when it is not 0); 0: all zero; 2: other. */
+static int classify(const volatile uint64_t *w, uint64_t want, uint64_t file) {
+  int pattern = 1, zero = 1, in_file = file != 0;
   for (size_t i = 0; i < UNIT / 8; i++) {
     uint64_t v = w[i];
     if (v != 0) zero = 0;
     if (v != want) pattern = 0;
+    if (v != file) in_file = 0;
   }
-  return pattern ? 1 : zero ? 0 : 2;
+  return pattern ? 1 : in_file ? 3 : zero ? 0 : 2;
 }
 
-void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed,
+void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed, uint32_t file_seed,
                 struct scan_counts *c, struct guard_fault *f) {
   struct saved s;
   volatile size_t unit = 0;
@@ -97,8 +99,9 @@ void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed,
       unit++;
       continue;
     }
-    int k = classify((const volatile uint64_t *)(base + unit * UNIT), unit_word(first / UNIT + unit, seed));
-    if (k == 1) c->pattern++; else if (k == 0) c->zero++; else c->other++;
+    uint64_t at = first / UNIT + unit;
+    int k = classify((const volatile uint64_t *)(base + unit * UNIT), unit_word(at, seed), file_seed ? unit_word(at, file_seed) : 0);
+    if (k == 1) c->pattern++; else if (k == 3) c->file++; else if (k == 0) c->zero++; else c->other++;
     unit++;
   }
   disarm(&s);

@@ -10,14 +10,15 @@ struct guard_fault {
 };
 
 struct scan_counts {
-  size_t pattern, zero, other, faulted; /* in 4 KiB units */
+  size_t pattern, file, zero, other, faulted; /* in 4 KiB units */
 };
 
 uint8_t guard_pattern(uint64_t off, uint32_t seed);
 /* Write the pattern over [base, base+len) (len a multiple of 8); stops at the first fault. */
 void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f);
-/* Read every 4 KiB unit and classify it; a faulting unit is counted and skipped.
- * `first` is the mapping offset `base` stands at, so a part of a mapping is compared
- * with the pattern that was written there. */
-void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed,
+/* Read every 4 KiB unit and classify it: the pattern of `seed` (what the mapping wrote), that of
+ * `file_seed` (what the backing file holds; 0: none), zeros or other; a faulting unit is counted
+ * and skipped. `first` is the mapping offset `base` stands at, so a part of a mapping is
+ * compared with the patterns written there. */
+void guard_scan(const uint8_t *base, size_t len, uint64_t first, uint32_t seed, uint32_t file_seed,
                 struct scan_counts *c, struct guard_fault *f);

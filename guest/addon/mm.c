@@ -171,18 +171,21 @@ static napi_value js_fill(napi_env env, napi_callback_info info) {
   return o;
 }
 
-/* scan(addr, len, seed[, first]): `first` is the mapping offset addr stands at (default 0). */
+/* scan(addr, len, seed[, first[, fileSeed]]): `first` is the mapping offset addr stands at
+ * (default 0); `fileSeed` the pattern the backing file holds (0 or absent: none). */
 static napi_value js_scan(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) { napi_throw_type_error(env, NULL, "expected 3 or 4 arguments"); return NULL; }
+  if (argc < 3) { napi_throw_type_error(env, NULL, "expected 3 to 5 arguments"); return NULL; }
   uint64_t first = argc > 3 ? (uint64_t)num(env, argv[3]) : 0;
+  uint32_t file_seed = argc > 4 ? (uint32_t)num(env, argv[4]) : 0;
   struct guard_fault f;
   struct scan_counts c;
-  guard_scan(ptr(env, argv[0]), (size_t)num(env, argv[1]), first, (uint32_t)num(env, argv[2]), &c, &f);
+  guard_scan(ptr(env, argv[0]), (size_t)num(env, argv[1]), first, (uint32_t)num(env, argv[2]), file_seed, &c, &f);
   napi_value o = obj(env);
   set_num(env, o, "pattern", (double)c.pattern);
+  set_num(env, o, "file", (double)c.file);
   set_num(env, o, "zero", (double)c.zero);
   set_num(env, o, "other", (double)c.other);
   set_num(env, o, "faulted", (double)c.faulted);

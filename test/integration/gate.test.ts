@@ -51,7 +51,7 @@ test.serial('gate: 6.1 baseline, 6.12 candidate: exactly the changed cells; allo
   t.regex(accepted.stdout, new RegExp(`0 unexplained, 0 expected, ${changed.length} accepted`));
 });
 
-test.serial('shard 1/2 + shard 2/2 merged equals the unsharded run; matrix.html renders in Chromium', (t) => {
+test.serial('shard 1/2 + shard 2/2 merged equals the unsharded run, with a well-formed junit.xml', (t) => {
   const runs = mkdtempSync(join(tmpdir(), 'mmatrix-shard-'));
   const args = ['-k', 'debian:bullseye', '-k', 'debian:bookworm', '-s', 'advice'];
   const whole = cli(['run', ...args, '--runs-dir', join(runs, 'whole')]);

@@ -81,3 +81,21 @@ function pfns(addr: bigint, pages: number): bigint[] {
     closeSync(fd);
   }
 }
+
+test("a private file mapping that drops its copies reads the file's own data, told apart from zeros", (t) => {
+  const fd = mm.memfdCreate('file-data', 0).ret!;
+  mm.ftruncate(fd, len);
+  const shared = mm.mmap(0, len, RW, K.MAP_SHARED, fd, 0).addr!;
+  mm.fill(shared, len, 0xc3); // the file's own data
+  mm.munmap(shared, len);
+  const priv = mm.mmap(0, len, RW, K.MAP_PRIVATE, fd, 0).addr!;
+  t.like(mm.scan(priv, len, 0x5a, 0, 0xc3), { pattern: 0, file: 4, zero: 0, other: 0 }, 'before any write: the file');
+  mm.fill(priv, len, 0x5a);
+  t.like(mm.scan(priv, len, 0x5a, 0, 0xc3), { pattern: 4, file: 0 }, 'private copies');
+  t.deepEqual(mm.madvise(priv, len, K.MADV_DONTNEED), { ret: 0 });
+  t.like(mm.scan(priv, len, 0x5a, 0, 0xc3), { pattern: 0, file: 4, zero: 0 }, 'copies dropped: the file again');
+  t.like(mm.scan(priv, len, 0x5a), { file: 0, other: 4 }, 'without the file seed, the file is foreign data');
+  t.like(mm.scan(priv + 4096n, 8192, 0x5a, 4096, 0xc3), { file: 2 }, 'a part, compared at its file offset');
+  mm.munmap(priv, len);
+  closeSync(fd);
+});

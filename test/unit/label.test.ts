@@ -2,12 +2,15 @@ import test from 'ava';
 import { allocatedBytes, contentWord, label, minusContent, releasedBytes } from '../../guest/label.js';
 import { isObservation, OBSERVATION_SCHEMA } from '../../guest/protocol.js';
 
-const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS') => ({ pattern, zero, other, faulted, signal });
+const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS', file = 0) => ({ pattern, file, zero, other, faulted, signal });
 
 test('content words', (t) => {
   t.is(contentWord(c(4, 0)), 'kept');
   t.is(contentWord(c(0, 4)), 'zeroed');
   t.is(contentWord(c(2, 2)), 'mixed');
+  t.is(contentWord(c(0, 0, 0, 0, undefined, 4)), 'file', "the backing file's own data");
+  t.is(contentWord(c(0, 2, 0, 0, undefined, 2)), 'mixed', 'file data and zeros');
+  t.is(contentWord(c(2, 0, 0, 0, undefined, 2)), 'mixed', 'the pattern and file data');
   t.is(contentWord(c(0, 0, 0, 4, 'SIGBUS')), 'SIGBUS');
 });
 
@@ -31,13 +34,14 @@ test("released and allocated bytes: a hugetlb type by its pool alone, others by 
 test('the schema guard rejects other versions and missing fields', (t) => {
   const ok = { schema: OBSERVATION_SCHEMA, case: 'a.b', op: 'a', memtype: 'b', label: 'ok', len: 1, ret: 0, errno: null };
   t.true(isObservation(ok));
-  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/2' }));
+  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/1' }));
+  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/3' }));
   t.false(isObservation({ ...ok, len: '1' }));
   t.false(isObservation({ ...ok, errno: 22 }));
   t.false(isObservation(null));
 });
 
 test('outside a part: the whole minus the part, with the signal only if faults remain', (t) => {
-  t.deepEqual(minusContent(c(2, 2, 0, 1, 'SIGBUS'), c(0, 2, 0, 1, 'SIGBUS')), { pattern: 2, zero: 0, other: 0, faulted: 0 });
-  t.deepEqual(minusContent(c(0, 0, 0, 4, 'SIGBUS'), c(0, 0, 0, 2, 'SIGBUS')), { pattern: 0, zero: 0, other: 0, faulted: 2, signal: 'SIGBUS' });
+  t.deepEqual(minusContent(c(2, 2, 0, 1, 'SIGBUS'), c(0, 2, 0, 1, 'SIGBUS')), { pattern: 2, file: 0, zero: 0, other: 0, faulted: 0 });
+  t.deepEqual(minusContent(c(0, 0, 0, 4, 'SIGBUS'), c(0, 0, 0, 2, 'SIGBUS')), { pattern: 0, file: 0, zero: 0, other: 0, faulted: 2, signal: 'SIGBUS' });
 });
