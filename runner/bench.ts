@@ -47,11 +47,15 @@ const MARK = 'mmatrix-first-command';
 /** Seconds from starting `cmd` to `MARK` on its stdout; the process is left to finish (or killed at 5 min). */
 function untilMark(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = performance.now();
-  const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   track(p);
   return new Promise((resolve, reject) => {
     let out = '';
+    let err = ''; // its last words, should it fail (vng: a missing python module, a kernel it cannot boot)
     let at = 0;
+    p.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
     const kill = setTimeout(() => p.kill('SIGKILL'), 300_000);
     p.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -60,7 +64,10 @@ function untilMark(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise
     p.on('exit', () => {
       clearTimeout(kill);
       if (at) resolve(at);
-      else reject(new Error(`${cmd} ${args.join(' ')} never printed the command's output`));
+      else {
+        const last = err.trim().split('\n').at(-1);
+        reject(new Error(`${cmd} ${args.join(' ')} never printed the command's output${last ? `: ${last}` : ''}`));
+      }
     });
   });
 }
