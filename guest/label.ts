@@ -36,6 +36,16 @@ export interface LabelFacts {
   tail?: string | null;
   old?: string | null;
   fault?: string | null;
+  thp?: 'pmd' | 'split' | null; // THP cases: PMDs map the whole range after the op, or the op split them
+}
+
+/** A THP case's word: `pmd` when PMDs map the whole region (`regionLen` bytes) after the
+ * operation; `split` when they mapped some of it before and fewer do after while data stays
+ * mapped: the operation took part of the region, or kept the data of all of it. */
+export function thpWord(beforeKb: number, afterKb: number, regionLen: number, partial: boolean, kept: boolean): 'pmd' | 'split' | null {
+  if (afterKb * 1024 >= regionLen) return 'pmd';
+  if (beforeKb > 0 && afterKb < beforeKb && (partial || kept)) return 'split';
+  return null;
 }
 
 export function presenceWord(present: number, units: number): string {
@@ -55,6 +65,7 @@ export function label(f: LabelFacts): string {
   if (f.allocated) words.push('allocated');
   if (f.cow) words.push('cow');
   if (f.outside && f.outside !== 'kept') words.push(`outside:${f.outside}`);
+  if (f.thp) words.push(f.thp);
   return words.join(' ');
 }
 

@@ -103,3 +103,22 @@ export function thpMode(): string {
     return 'none';
   }
 }
+
+/** kB of [start, start+len) mapped by PMDs, from /proc/self/smaps: AnonHugePages, ShmemPmdMapped
+ * and FilePmdMapped of every VMA the range overlaps (smaps has no finer grain; the cases' ranges
+ * are whole VMAs, or split ones that stay inside the region). */
+export function pmdMappedKb(start: bigint, len: number): number {
+  const end = start + BigInt(len);
+  let inside = false;
+  let kb = 0;
+  for (const line of readFileSync('/proc/self/smaps', 'latin1').split('\n')) {
+    const vma = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (vma) {
+      inside = BigInt(`0x${vma[1]}`) < end && BigInt(`0x${vma[2]}`) > start;
+      continue;
+    }
+    const m = inside && /^(AnonHugePages|ShmemPmdMapped|FilePmdMapped):\s+(\d+) kB/.exec(line);
+    if (m) kb += Number(m[2]);
+  }
+  return kb;
+}

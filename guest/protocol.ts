@@ -9,7 +9,8 @@
 //
 // The observation record is versioned (OBSERVATION_SCHEMA): bump it whenever the record changes.
 
-// /2: Content counts the backing file's own data (`file`) apart from the mapping's pattern.
+// /2: Content counts the backing file's own data (`file`) apart from the mapping's pattern, and
+// THP cases record how much of the range PMDs map (pmdBefore, pmdAfter).
 export const OBSERVATION_SCHEMA = 'mmatrix.observation/2' as const;
 
 /** What reading the range back returned, counted in 4 KiB units. */
@@ -58,6 +59,8 @@ export interface Observation {
   old?: string | null; // mremap: what the range the mapping left reads as (SIGSEGV when unmapped)
   child?: string | null; // resv fork: what a forked child's writes met (ok, SIGBUS)
   fault?: string | null; // populate's plain touch: the signal it met (SIGBUS), absent when none
+  pmdBefore?: number | null; // THP cases: kB of the range mapped by PMDs before the operation (smaps)
+  pmdAfter?: number | null; // and right after it
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   kernel?: { taint: number; log: string[] }; // present when the kernel logged trouble (BUG, WARNING, …) or its taint changed during the case
   label: string; // short cell text, derived from the above

@@ -3,9 +3,10 @@
 // Each case fills the region with a pattern, applies the operation to the target range
 // and records what the kernel did there and around it.
 import type { Case } from '../guest/harness.js';
-import { contentWord, label, minusContent, releasedBytes } from '../guest/label.js';
+import { SkipCase } from '../guest/harness.js';
+import { contentWord, label, minusContent, releasedBytes, thpWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
-import { counters, delta } from '../guest/proc.js';
+import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
 import { FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
 import { product, record, type Variant, withRegion } from './observe.js';
@@ -54,7 +55,12 @@ export const RANGES: RangeVariant[] = [
 
 const SEED = 0x5a;
 
-/** Fill, apply, read back: shared by every family whose operation discards or protects data. */
+/** Whether a case asks what PMDs map: a THP type, or MADV_COLLAPSE on any type. */
+const asksThp = (op: ZapOp, mt: MemType) => mt.backing === 'anon-thp' || op.id === 'madv_collapse';
+
+/** Fill, apply, read back: shared by every family whose operation discards or protects data.
+ * THP cases also record how much of the region PMDs map before and after the operation; a THP
+ * type whose region got no THP from the fill is a SKIP (the question cannot be asked). */
 export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const { offset, len: tlen } = range.target(len);
   return withRegion(
@@ -67,9 +73,14 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       writeFileData(region);
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
+      const thp = asksThp(op, mt);
+      const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
+      if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < len)
+        throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${len >> 10} kB)`);
       const before = counters(region.fd);
       const mapBefore = mm.pagemap(target.addr, tlen);
       const r = op.apply(region, target);
+      const pmdAfter = thp ? pmdMappedKb(region.addr, len) : null;
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(target.addr, tlen);
       const whole = mm.scan(region.addr, len, SEED, 0, FILE_SEED);
@@ -83,9 +94,17 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
         outside: content === whole ? null : contentWord(minusContent(whole, content)),
         backing,
         freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
+        ...(thp ? { pmdBefore, pmdAfter } : {}),
       });
     },
-    label,
+    (o) =>
+      label({
+        ...o,
+        thp:
+          o.pmdAfter === undefined || o.pmdAfter === null
+            ? null
+            : thpWord(o.pmdBefore ?? 0, o.pmdAfter, len, tlen < len, o.content !== null && contentWord(o.content) === 'kept'),
+      }),
   );
 }
 

@@ -127,7 +127,7 @@ test.serial('5.10 and 6.1: real observations, hugetlb MADV_DONTNEED differs', (t
   t.is(obs(k61, 'mremap_dontunmap.memfd-shared').old, 'kept');
   // MADV_COLLAPSE arrived in 6.1 (commit 7d8faaf15545); advice 26 (MADV_SPLIT) was never merged.
   t.is(obs(k510, 'madv_collapse.anon-private').errno, 'EINVAL');
-  t.is(obs(k61, 'madv_collapse.anon-private').label, 'ok kept');
+  t.is(obs(k61, 'madv_collapse.anon-private').label, 'ok kept pmd', 'collapsed: PMDs map the range');
   t.is(obs(k61, 'madv_26.anon-private').errno, 'EINVAL');
   // Reservations: made at mmap, consumed by the fault, kept by an open shared file after munmap.
   for (const k of res.kernels) {

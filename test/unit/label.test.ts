@@ -1,5 +1,5 @@
 import test from 'ava';
-import { allocatedBytes, contentWord, label, minusContent, releasedBytes } from '../../guest/label.js';
+import { allocatedBytes, contentWord, label, minusContent, releasedBytes, thpWord } from '../../guest/label.js';
 import { isObservation, OBSERVATION_SCHEMA } from '../../guest/protocol.js';
 
 const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS', file = 0) => ({ pattern, file, zero, other, faulted, signal });
@@ -44,4 +44,15 @@ test('the schema guard rejects other versions and missing fields', (t) => {
 test('outside a part: the whole minus the part, with the signal only if faults remain', (t) => {
   t.deepEqual(minusContent(c(2, 2, 0, 1, 'SIGBUS'), c(0, 2, 0, 1, 'SIGBUS')), { pattern: 2, file: 0, zero: 0, other: 0, faulted: 0 });
   t.deepEqual(minusContent(c(0, 0, 0, 4, 'SIGBUS'), c(0, 0, 0, 2, 'SIGBUS')), { pattern: 0, file: 0, zero: 0, other: 0, faulted: 2, signal: 'SIGBUS' });
+});
+
+test('THP words: pmd when PMDs map the whole region after, split when an operation broke them up but data stays mapped', (t) => {
+  const MB4 = 4 << 20;
+  t.is(thpWord(0, 4096, MB4, false, true), 'pmd', 'a collapse took effect');
+  t.is(thpWord(4096, 4096, MB4, false, true), 'pmd', 'MADV_FREE of whole PMDs keeps them');
+  t.is(thpWord(4096, 0, MB4, true, false), 'split', 'DONTNEED of the middle split both THPs');
+  t.is(thpWord(4096, 0, MB4, true, true), 'split', 'FREE of the middle split them too, the data kept');
+  t.is(thpWord(4096, 0, MB4, false, false), null, 'DONTNEED of everything: nothing left to call split');
+  t.is(thpWord(0, 0, MB4, true, false), null, 'no THP before, none after');
+  t.is(label({ errno: null, content: c(0, 4), freed: true, thp: 'split' }), 'ok zeroed freed split');
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { fromRoot } from '../../common/paths.js';
-import { runCases } from '../../guest/harness.js';
+import { runCases, SkipCase } from '../../guest/harness.js';
 import { Tap } from '../../guest/tap.js';
 import { parseTap } from '../../runner/tap.js';
 import { observation } from '../helpers/results.js';
@@ -82,4 +82,22 @@ test('a case run by the harness carries its duration into the result, not into t
   t.is(c.status, 'observed');
   t.true(typeof c.durationMs === 'number' && c.durationMs >= 0);
   t.deepEqual(c.observation, obs, 'the record is exactly what the case returned');
+});
+
+test('a case that finds it cannot ask its question once running is a SKIP with the reason, not an error', (t) => {
+  let out = '';
+  const failed = runCases(
+    [
+      {
+        id: 'x.anon-thp-private',
+        run: () => {
+          throw new SkipCase('no THP backed the range');
+        },
+      },
+    ],
+    new Tap((s) => (out += s)),
+    { drain: () => {}, since: () => null, close: () => {} } as never,
+  );
+  t.is(failed, 0);
+  t.deepEqual(parseTap(out).cases, [{ id: 'x.anon-thp-private', status: 'skip', reason: 'no THP backed the range' }]);
 });
