@@ -15,6 +15,7 @@ export interface Native {
   mmap(addr: Addr | number, len: number, prot: number, flags: number, fd: number, off: number): Mapped;
   munmap(addr: Addr, len: number): Sys;
   madvise(addr: Addr, len: number, advice: number): Sys;
+  mlock(addr: Addr, len: number): Sys;
   mremap(addr: Addr, oldLen: number, newLen: number, flags: number, newAddr: Addr | number): Mapped;
   fallocate(fd: number, mode: number, off: number, len: number): Sys;
   memfdCreate(name: string, flags: number): Sys;

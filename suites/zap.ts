@@ -46,12 +46,24 @@ export const ZAP_OPS: ZapOp[] = [
 
 export interface RangeVariant extends Variant {
   target(len: number): { offset: number; len: number };
+  /** Done to the filled region before the operation. */
+  prepare?(r: Region): void;
 }
 
 export const RANGES: RangeVariant[] = [
   { id: '', target: (len) => ({ offset: 0, len }) },
   { id: 'mid', target: (len) => ({ offset: len / 4, len: len / 2 }) },
 ];
+
+/** The whole range, mlocked first: where MADV_DONTNEED and MADV_DONTNEED_LOCKED part ways. */
+export const LOCKED: RangeVariant = {
+  id: 'locked',
+  target: (len) => ({ offset: 0, len }),
+  prepare: (r) => {
+    const m = mm.mlock(r.addr, r.len);
+    if (m.errno !== undefined) throw new Error(`mlock: ${m.errno}`);
+  },
+};
 
 const SEED = 0x5a;
 
@@ -73,6 +85,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       writeFileData(region);
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
+      range.prepare?.(region);
       const thp = asksThp(op, mt);
       const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
       if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < len)
@@ -112,7 +125,7 @@ export function zapCases(env: GuestEnv): Case[] {
   return product(
     env,
     ZAP_OPS,
-    RANGES,
+    [...RANGES, LOCKED],
     (op, mt) => op.applies(mt),
     (op, range, mt, len) => observeZap(op, range, mt, env, len),
   );

@@ -76,6 +76,12 @@ static napi_value js_madvise(napi_env env, napi_callback_info info) {
   return result(env, r, errno);
 }
 
+static napi_value js_mlock(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int r = mlock(ptr(env, argv[0]), (size_t)num(env, argv[1]));
+  return result(env, r, errno);
+}
+
 static napi_value js_mremap(napi_env env, napi_callback_info info) {
   ARGS(5);
   void *p = (void *)syscall(SYS_mremap, ptr(env, argv[0]), (size_t)num(env, argv[1]),
@@ -291,6 +297,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"mmap", 0, js_mmap, 0, 0, 0, napi_enumerable, 0},
     {"munmap", 0, js_munmap, 0, 0, 0, napi_enumerable, 0},
     {"madvise", 0, js_madvise, 0, 0, 0, napi_enumerable, 0},
+    {"mlock", 0, js_mlock, 0, 0, 0, napi_enumerable, 0},
     {"mremap", 0, js_mremap, 0, 0, 0, napi_enumerable, 0},
     {"fallocate", 0, js_fallocate, 0, 0, 0, napi_enumerable, 0},
     {"memfdCreate", 0, js_memfd_create, 0, 0, 0, napi_enumerable, 0},
