@@ -42,6 +42,13 @@ export const ZAP_OPS: ZapOp[] = [
     applies: (mt) => mt.file, // through the backing fd
     apply: (r, t) => mm.fallocate(r.fd, K.FALLOC_FL_PUNCH_HOLE | K.FALLOC_FL_KEEP_SIZE, t.offset, t.len),
   },
+  {
+    // The same hole asked for without KEEP_SIZE, as a caller might who wants the file to shrink.
+    id: 'punch_hole_nokeep',
+    lengthsNeeded: withFileData,
+    applies: (mt) => mt.file,
+    apply: (r, t) => mm.fallocate(r.fd, K.FALLOC_FL_PUNCH_HOLE, t.offset, t.len),
+  },
 ];
 
 export interface RangeVariant extends Variant {
