@@ -1,5 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { kernelChanges } from './changes.js';
+import { type ChangeGroup, kernelChanges } from './changes.js';
 import { KCIDB, kcidbStatus } from './outcome.js';
 import { brokenCases, cellText, kernelEvents, kernelTitle, poolLeaks, type Results, verdictCounts } from './results.js';
 
@@ -95,15 +95,25 @@ export function renderMarkdown(r: Results): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** "Changes between kernels": per adjacent pair, one line per explaining entry (its commit
- * linked, its count, up to three cases), then the changes no entry explains. Short enough for a mail. */
+/** "Changes between kernels": per adjacent pair, one line per commit the explaining entries name
+ * (linked, its count, up to three cases; entries citing one commit share its line), then the
+ * changes no entry explains. Short enough for a mail; matrix.html keeps the entries apart. */
 export function changesSection(r: Results): string[] {
   const pairs = kernelChanges(r);
   if (!pairs.length) return [];
   const out = ['', '## Changes between kernels', ''];
   for (const p of pairs) {
     out.push(`- **${esc(p.from)} → ${esc(p.to)}**: ${p.total} changed cell${p.total === 1 ? '' : 's'}`);
+    const byCommit = new Map<string, ChangeGroup>();
     for (const g of p.groups) {
+      const key = g.source === null ? '\0none' : (g.commit?.hash ?? g.commit?.title ?? g.source);
+      const had = byCommit.get(key);
+      // The line shows the commit's title where any of its entries' sources gives one.
+      const commit = had?.commit?.title ? had.commit : (g.commit ?? had?.commit ?? null);
+      byCommit.set(key, had ? { ...had, commit, changes: [...had.changes, ...g.changes] } : g);
+    }
+    const lines = [...byCommit.values()].sort((a, b) => Number(a.source === null) - Number(b.source === null) || b.changes.length - a.changes.length);
+    for (const g of lines) {
       const some = g.changes.slice(0, 3).map((c) => `\`${c.id}\` ${esc(c.from)} → ${esc(c.to)}`);
       const more = g.changes.length > 3 ? `, and ${g.changes.length - 3} more` : '';
       const why =

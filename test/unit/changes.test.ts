@@ -79,3 +79,17 @@ test('matrix.md says the changes in a few lines a pair, and matrix.html carries 
   t.true(renderHtml(run).includes('"changes":[{"from":"5.10.0-32-amd64"'));
   t.deepEqual(changesSection(resultsOf([kernelResult()])), [], 'one kernel: no section');
 });
+
+test("matrix.md gives entries that cite one commit one line, with the commit's title from whichever names it", (t) => {
+  const a = (src: string, id: string, label: string): CaseResult => judged(id, label, 'conformant', src);
+  const one = 'commit 4ca9b3859dac (v5.14): EFAULT where a touch meets SIGBUS';
+  const two = 'commit 4ca9b3859dac "mm/madvise: introduce MADV_POPULATE_(READ|WRITE) to prefault page tables" (v5.14)';
+  const r = resultsOf([
+    kernelResult({ release: '5.10.0', id: 'a', cases: [a(one, 'p.anon-private', 'EINVAL'), a(two, 'q.anon-private', 'EINVAL')] }),
+    kernelResult({ release: '6.1.0', id: 'b', cases: [a(one, 'p.anon-private', 'EFAULT'), a(two, 'q.anon-private', 'ok present')] }),
+  ]);
+  t.is(kernelChanges(r)[0].groups.length, 2, 'matrix.html keeps the two entries apart');
+  const lines = changesSection(r).filter((l) => l.startsWith('  - '));
+  t.is(lines.length, 1);
+  t.regex(lines[0], /^ {2}- 2 × \[4ca9b3859dac\]\(\S+\) mm\/madvise: introduce MADV_POPULATE_\(READ\\\|WRITE\) to prefault page tables: /);
+});
