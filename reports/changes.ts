@@ -45,6 +45,17 @@ export function commitOf(source: string, from?: string, to?: string): Commit | n
   return q ? { hash: null, title: q[1], url: null } : null;
 }
 
+type Expected = { label: string; source: string } | null;
+
+/** The source of the entry that explains a change from label `from` to `to`: one entry expected
+ * exactly those two labels on the two kernels. Null when nothing does. The gate (diff.ts) and
+ * the reports both decide "explained" here. */
+export function explainingSource(a: Expected, b: Expected, from: string, to: string): string | null {
+  return a && b && a.source === b.source && a.label === from && b.label === to && from !== to ? b.source : null;
+}
+
+const expectedOf = (v: CaseResult['verdict']): Expected => (v && v.status !== 'none' ? { label: v.expected, source: v.source } : null);
+
 function pairChanges(a: KernelResult, b: KernelResult, all: KernelResult[]): PairChanges {
   const groups = new Map<string | null, ChangeGroup>();
   const ids = [...new Set([...a.cases, ...b.cases].map((c) => c.id))];
@@ -54,9 +65,7 @@ function pairChanges(a: KernelResult, b: KernelResult, all: KernelResult[]): Pai
     const [from, to] = [said(x), said(y)];
     if (from === to) continue;
     total += 1;
-    const vx = x?.verdict;
-    const vy = y?.verdict;
-    const source = vx?.status === 'conformant' && vy?.status === 'conformant' && vx.source === vy.source ? vx.source : null;
+    const source = explainingSource(expectedOf(x?.verdict), expectedOf(y?.verdict), from, to);
     if (!groups.has(source)) groups.set(source, { source, commit: source ? commitOf(source, a.release ?? '', b.release ?? '') : null, changes: [] });
     groups.get(source)?.changes.push({ id, from, to });
   }

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../common/errors.js';
 import { caseFilter } from '../guest/pattern.js';
+import { explainingSource } from './changes.js';
 import type { Expectations } from './expectations.js';
 import { fingerprintDiff, REFUSE } from './fingerprint.js';
 import { type CaseResult, type KernelResult, kernelTitle, type Results } from './results.js';
@@ -68,8 +69,9 @@ export function diffKernels(base: KernelResult, cand: KernelResult, x: Expectati
     const allowed = allow.find((a) => caseFilter([a.pattern])(id));
     const xb = x && base.release ? x.expected(id, base.release) : null;
     const xc = x && cand.release ? x.expected(id, cand.release) : null;
-    if (xb && xc && xb.label !== xc.label && xb.label === b && xc.label === c) {
-      changes.push({ id, base: b, cand: c, class: 'expected', why: xc.source });
+    const why = explainingSource(xb, xc, b, c);
+    if (why !== null) {
+      changes.push({ id, base: b, cand: c, class: 'expected', why });
     } else if (allowed) {
       changes.push({ id, base: b, cand: c, class: 'accepted', why: `allowlist line ${allowed.line}${allowed.reason ? `: ${allowed.reason}` : ''}` });
     } else {
