@@ -37,6 +37,7 @@ export interface LabelFacts {
   old?: string | null;
   fault?: string | null;
   thp?: 'pmd' | 'split' | null; // THP cases: PMDs map the whole range after the op, or the op split them
+  contentAfterError?: boolean; // name the content after an errno too (a call that fails late)
 }
 
 /** A THP case's word: `pmd` when PMDs map the whole region (`regionLen` bytes) after the
@@ -53,7 +54,7 @@ export function presenceWord(present: number, units: number): string {
 }
 
 export function label(f: LabelFacts): string {
-  if (f.errno) return f.errno;
+  if (f.errno) return f.contentAfterError && f.content ? [f.errno, contentWord(f.content), ...(f.thp ? [f.thp] : [])].join(' ') : f.errno;
   const words = ['ok'];
   if (f.moved) words.push('moved');
   if (f.content) words.push(contentWord(f.content));

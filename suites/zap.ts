@@ -55,6 +55,10 @@ export interface RangeVariant extends Variant {
   target(len: number): { offset: number; len: number };
   /** Done to the filled region before the operation. */
   prepare?(r: Region): void;
+  /** What of the region is still mapped after prepare (default: all of it). */
+  mapped?(len: number): { offset: number; len: number };
+  /** The label names what the mapped part holds even when the call failed. */
+  contentAfterError?: boolean;
 }
 
 export const RANGES: RangeVariant[] = [
@@ -72,6 +76,22 @@ export const LOCKED: RangeVariant = {
   },
 };
 
+/** The whole range with its first half unmapped: madvise(2) returns ENOMEM for a range with
+ * unmapped addresses, and the label says whether the advice still reached the mapped half. */
+export const HOLE: RangeVariant = {
+  id: 'hole',
+  target: (len) => ({ offset: 0, len }),
+  prepare: (r) => {
+    const m = mm.munmap(r.addr, r.len / 2);
+    if (m.errno !== undefined) throw new Error(`munmap of the hole: ${m.errno}`);
+  },
+  mapped: (len) => ({ offset: len / 2, len: len / 2 }),
+  contentAfterError: true,
+};
+
+/** Punch hole works on the file, not on a mapping: a hole in the mapping does not concern it. */
+export const isMadvise = (op: ZapOp) => op.id.startsWith('madv_');
+
 const SEED = 0x5a;
 
 /** Whether a case asks what PMDs map: a THP type, or MADV_COLLAPSE on any type. */
@@ -82,6 +102,7 @@ const asksThp = (op: ZapOp, mt: MemType) => mt.backing === 'anon-thp' || op.id =
  * type whose region got no THP from the fill is a SKIP (the question cannot be asked). */
 export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const { offset, len: tlen } = range.target(len);
+  const view = range.mapped?.(len) ?? { offset: 0, len };
   return withRegion(
     mt,
     env,
@@ -95,16 +116,19 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       range.prepare?.(region);
       const thp = asksThp(op, mt);
       const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
-      if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < len)
-        throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${len >> 10} kB)`);
+      if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < view.len)
+        throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${view.len >> 10} kB)`);
       const before = counters(region.fd);
       const mapBefore = mm.pagemap(target.addr, tlen);
       const r = op.apply(region, target);
       const pmdAfter = thp ? pmdMappedKb(region.addr, len) : null;
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(target.addr, tlen);
-      const whole = mm.scan(region.addr, len, SEED, 0, FILE_SEED);
-      const content = offset === 0 && tlen === len ? whole : mm.scan(target.addr, tlen, SEED, offset, FILE_SEED);
+      const whole = mm.scan(region.addr + BigInt(view.offset), view.len, SEED, view.offset, FILE_SEED);
+      // A target that covers all that is mapped has the mapped part's content, holes aside.
+      const covers = offset <= view.offset && offset + tlen >= view.offset + view.len;
+      const content = covers ? whole : mm.scan(target.addr, tlen, SEED, offset, FILE_SEED);
+      const acted = Math.min(offset + tlen, view.offset + view.len) - Math.max(offset, view.offset);
       const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
       return record(op.id, range.id, mt, tlen, r, {
         offset,
@@ -113,17 +137,18 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
         content,
         outside: content === whole ? null : contentWord(minusContent(whole, content)),
         backing,
-        freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
+        freed: releasedBytes(backing, mt.hugePage(env)) >= acted / 2,
         ...(thp ? { pmdBefore, pmdAfter } : {}),
       });
     },
     (o) =>
       label({
         ...o,
+        contentAfterError: range.contentAfterError,
         thp:
           o.pmdAfter === undefined || o.pmdAfter === null
             ? null
-            : thpWord(o.pmdBefore ?? 0, o.pmdAfter, len, tlen < len, o.content !== null && contentWord(o.content) === 'kept'),
+            : thpWord(o.pmdBefore ?? 0, o.pmdAfter, view.len, tlen < view.len, o.content !== null && contentWord(o.content) === 'kept'),
       }),
   );
 }
@@ -132,8 +157,8 @@ export function zapCases(env: GuestEnv): Case[] {
   return product(
     env,
     ZAP_OPS,
-    [...RANGES, LOCKED],
-    (op, mt) => op.applies(mt),
+    [...RANGES, LOCKED, HOLE],
+    (op, mt, v) => op.applies(mt) && (v !== HOLE || isMadvise(op)),
     (op, range, mt, len) => observeZap(op, range, mt, env, len),
   );
 }

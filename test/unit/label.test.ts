@@ -20,6 +20,12 @@ test('labels: errno wins, then content, then freed', (t) => {
   t.is(label({ errno: null, content: c(4, 0), freed: false }), 'ok kept');
 });
 
+test('a call that fails late (a range with a hole) names what the mapped part holds, and its THP', (t) => {
+  t.is(label({ errno: 'ENOMEM', content: c(0, 4), freed: true, contentAfterError: true }), 'ENOMEM zeroed');
+  t.is(label({ errno: 'EINVAL', content: c(4, 0), freed: false, contentAfterError: true, thp: 'pmd' }), 'EINVAL kept pmd');
+  t.is(label({ errno: 'ENOMEM', content: null, freed: null, contentAfterError: true }), 'ENOMEM', 'nothing read: the errno alone');
+});
+
 test("released and allocated bytes: a hugetlb type by its pool alone, others by shmem, file blocks and the range's anonymous pages", (t) => {
   t.is(releasedBytes({ hugeFree: 2, shmemKb: 0, anonKb: 0 }, 2 << 20), 4 << 20);
   t.is(releasedBytes({ hugeFree: 0, shmemKb: 0, anonKb: -2048 }, 2 << 20), 0); // hugetlb: anonymous pages are not its memory
