@@ -16,6 +16,11 @@ export interface Native {
   munmap(addr: Addr, len: number): Sys;
   madvise(addr: Addr, len: number, advice: number): Sys;
   mlock(addr: Addr, len: number): Sys;
+  mprotect(addr: Addr, len: number, prot: number): Sys;
+  /** mseal(2) of the range (flags 0); ENOSYS before 6.10. */
+  mseal(addr: Addr, len: number): Sys;
+  /** fcntl(fd, F_ADD_SEALS, seals) */
+  addSeals(fd: number, seals: number): Sys;
   mremap(addr: Addr, oldLen: number, newLen: number, flags: number, newAddr: Addr | number): Mapped;
   fallocate(fd: number, mode: number, off: number, len: number): Sys;
   memfdCreate(name: string, flags: number): Sys;

@@ -40,6 +40,7 @@ interface MapVariant extends Variant {
   map: MapOptions | null; // null: the op's own mapping
   applies(op: PopulateOp, mt: MemType): boolean;
   squeeze?(env: GuestEnv, mt: MemType): () => void; // shrink what the pool can give; returns the undo
+  prepare?(r: Region): void; // done to the new mapping before the operation
 }
 
 const isPopulate = (op: PopulateOp) => op.id.startsWith('madv_populate');
@@ -48,6 +49,20 @@ const VARIANTS: MapVariant[] = [
   { id: '', map: null, applies: (op) => op.id !== 'touch' },
   // The populate advice on a PROT_NONE mapping: populate must fail rather than fault.
   { id: 'prot_none', map: { prot: K.PROT_NONE }, applies: isPopulate },
+  // The same after mprotect(PROT_NONE) of a mapping made readable and writable.
+  {
+    id: 'mprotect_none',
+    map: null,
+    applies: isPopulate,
+    prepare: (r) => {
+      const m = mm.mprotect(r.addr, r.len, K.PROT_NONE);
+      if (m.errno !== undefined) throw new Error(`mprotect: ${m.errno}`);
+    },
+  },
+  // Each populate on a mapping that grants only the other access: x86 page tables cannot make
+  // a page writable but not readable, yet the VMA of a PROT_WRITE mapping has no VM_READ.
+  { id: 'prot_write', map: { prot: K.PROT_WRITE }, applies: isPopulate },
+  { id: 'prot_read', map: { prot: K.PROT_READ }, applies: isPopulate },
   // Seed 004: on a MAP_NORESERVE hugetlb mapping the pool cannot back, populate should
   // report the failure where a touch gets SIGBUS. The pool is squeezed to 2 usable pages by
   // a reservation held elsewhere (reserved pages are not handed to a MAP_NORESERVE fault), and
@@ -88,13 +103,13 @@ function mapping(op: PopulateOp, v: MapVariant): MapOptions {
 function observe(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, env: GuestEnv, len: number): Observation {
   const release = v.squeeze?.(env, mt) ?? (() => undefined);
   try {
-    return observeIn(op, v.id, how, mt, env, len);
+    return observeIn(op, v, how, mt, env, len);
   } finally {
     release();
   }
 }
 
-function observeIn(op: PopulateOp, variant: string, how: MapOptions, mt: MemType, env: GuestEnv, len: number): Observation {
+function observeIn(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, env: GuestEnv, len: number): Observation {
   const before = counters();
   return withRegion(
     mt,
@@ -102,13 +117,14 @@ function observeIn(op: PopulateOp, variant: string, how: MapOptions, mt: MemType
     len,
     how,
     (region) => {
+      v.prepare?.(region);
       const mapBefore = mm.pagemap(region.addr, len);
       const r = op.apply(region);
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(region.addr, len);
       // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
       const backing = delta(before, after, mapAfter.anon);
-      return record(op.id, variant, mt, len, r, {
+      return record(op.id, v.id, mt, len, r, {
         presentBefore: mapBefore.present,
         presentAfter: mapAfter.present,
         backing,

@@ -82,6 +82,29 @@ static napi_value js_mlock(napi_env env, napi_callback_info info) {
   return result(env, r, errno);
 }
 
+static napi_value js_mprotect(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int r = mprotect(ptr(env, argv[0]), (size_t)num(env, argv[1]), (int)num(env, argv[2]));
+  return result(env, r, errno);
+}
+
+/* mseal(2) by number: libc has no wrapper for it yet; a kernel before 6.10 says ENOSYS. */
+#ifndef __NR_mseal
+#define __NR_mseal 462
+#endif
+static napi_value js_mseal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  long r = syscall(__NR_mseal, ptr(env, argv[0]), (size_t)num(env, argv[1]), 0UL);
+  return result(env, r, errno);
+}
+
+/* addSeals(fd, seals): fcntl(F_ADD_SEALS) */
+static napi_value js_add_seals(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int r = fcntl((int)num(env, argv[0]), F_ADD_SEALS, (int)num(env, argv[1]));
+  return result(env, r, errno);
+}
+
 static napi_value js_mremap(napi_env env, napi_callback_info info) {
   ARGS(5);
   void *p = (void *)syscall(SYS_mremap, ptr(env, argv[0]), (size_t)num(env, argv[1]),
@@ -287,6 +310,8 @@ static napi_value constants(napi_env env) {
   C(MADV_DONTNEED_LOCKED); C(MADV_COLLAPSE); C(MADV_GUARD_INSTALL); C(MADV_GUARD_REMOVE);
   C(MREMAP_MAYMOVE); C(MREMAP_FIXED); C(MREMAP_DONTUNMAP);
   C(MFD_CLOEXEC); C(MFD_HUGETLB); C(MFD_ALLOW_SEALING);
+  C(F_SEAL_SEAL); C(F_SEAL_SHRINK); C(F_SEAL_GROW); C(F_SEAL_WRITE); C(F_SEAL_FUTURE_WRITE);
+  C(MAP_FIXED_NOREPLACE);
   C(FALLOC_FL_KEEP_SIZE); C(FALLOC_FL_PUNCH_HOLE);
 #undef C
   return o;
@@ -298,6 +323,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"munmap", 0, js_munmap, 0, 0, 0, napi_enumerable, 0},
     {"madvise", 0, js_madvise, 0, 0, 0, napi_enumerable, 0},
     {"mlock", 0, js_mlock, 0, 0, 0, napi_enumerable, 0},
+    {"mprotect", 0, js_mprotect, 0, 0, 0, napi_enumerable, 0},
+    {"mseal", 0, js_mseal, 0, 0, 0, napi_enumerable, 0},
+    {"addSeals", 0, js_add_seals, 0, 0, 0, napi_enumerable, 0},
     {"mremap", 0, js_mremap, 0, 0, 0, napi_enumerable, 0},
     {"fallocate", 0, js_fallocate, 0, 0, 0, napi_enumerable, 0},
     {"memfdCreate", 0, js_memfd_create, 0, 0, 0, napi_enumerable, 0},

@@ -54,6 +54,18 @@ test('past the end of a memfd is SIGBUS (BUS_ADRERR) at the first page beyond it
   mm.munmap(m.addr!, len);
 });
 
+test('mprotect(PROT_NONE) makes a populated range fault; MADV_POPULATE_READ needs VM_READ, which PROT_WRITE alone does not give', (t) => {
+  const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  t.true(mm.fill(m.addr!, len, 9).ok);
+  t.is(mm.mprotect(m.addr!, len, K.PROT_NONE).ret, 0);
+  t.like(mm.scan(m.addr!, len, 9), { faulted: 4, signal: 'SIGSEGV' });
+  mm.munmap(m.addr!, len);
+  const w = mm.mmap(0, len, K.PROT_WRITE, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  t.deepEqual(mm.madvise(w.addr!, len, K.MADV_POPULATE_READ), { errno: 'EINVAL' });
+  t.deepEqual(mm.madvise(w.addr!, len, K.MADV_POPULATE_WRITE), { ret: 0 });
+  mm.munmap(w.addr!, len);
+});
+
 test('errno comes back by name', (t) => {
   t.deepEqual(mm.madvise(1n, 4096, K.MADV_DONTNEED), { errno: 'EINVAL' });
   t.deepEqual(mm.memfdCreate('t', 0xffff), { errno: 'EINVAL' });
