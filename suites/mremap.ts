@@ -27,6 +27,13 @@ export interface MremapOp {
   run(region: Region, align: number): Moved;
 }
 
+/** Make the region's second half a VMA of its own (read-only), so a range over the whole region
+ * spans two VMAs. For hugetlb the half is one huge page: the split is aligned. */
+function splitInTwo(g: Region): void {
+  const m = mm.mprotect(g.addr + BigInt(g.len / 2), g.len / 2, K.PROT_READ);
+  if (m.errno !== undefined) throw new Error(`mprotect of the second half: ${m.errno}`);
+}
+
 export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_shrink',
@@ -69,6 +76,27 @@ export const MREMAP_OPS: MremapOp[] = [
       const r = mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
       if (r.errno !== undefined) mm.munmap(dest, g.len);
       return { r, oldLen: g.len, newLen: g.len, left: { addr: g.addr, len: g.len } };
+    },
+  },
+  {
+    // A pure move (same length, MREMAP_FIXED) of a range that spans two VMAs.
+    id: 'mremap_span_fixed',
+    lengthsNeeded: withFileData,
+    run: (g, align) => {
+      splitInTwo(g);
+      const dest = alignedHole(g.len, align);
+      const r = mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
+      if (r.errno !== undefined) mm.munmap(dest, g.len);
+      return { r, oldLen: g.len, newLen: g.len, left: { addr: g.addr, len: g.len } };
+    },
+  },
+  {
+    // Growing a range that spans two VMAs.
+    id: 'mremap_span_grow',
+    lengthsNeeded: withFileData,
+    run: (g) => {
+      splitInTwo(g);
+      return { r: mm.mremap(g.addr, g.len, g.len * 2, K.MREMAP_MAYMOVE, 0), oldLen: g.len, newLen: g.len * 2, left: { addr: g.addr, len: g.len } };
     },
   },
   {
