@@ -33,6 +33,17 @@ export interface Native {
   scan(addr: Addr, len: number, seed: number, first?: number, fileSeed?: number): Content;
   /** Fork a child that writes the pattern over the range and then waits for reap(). */
   forkFill(addr: Addr, len: number, seed: number): ({ pid: number; hold: number; ok: boolean; errno?: undefined } & Fault) | { errno: string; pid?: undefined };
+  /** Fork a child that does `step` (K.STEP_*: nothing, or mseal and an operation on the sealed
+   * range) and reads the range back as scan() does. sealErrno: mseal failed; errno: the operation did. */
+  childProbe(
+    addr: Addr,
+    len: number,
+    step: number,
+    seed: number,
+    first: number,
+    fileSeed: number,
+    dest: Addr | number,
+  ): Content & Fault & { sealErrno?: string; errno?: string };
   /** Let a forkFill child exit; ret is its wait status. */
   reap(pid: number, hold: number): Sys;
   constants: Record<string, number>;

@@ -9,6 +9,7 @@ import type { GuestEnv } from './memtypes.js';
 import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
 import { resvCases } from './resv.js';
+import { vmaCases } from './vma.js';
 import { zapCases } from './zap.js';
 
 export const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
@@ -17,6 +18,7 @@ export const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
   mremap: mremapCases,
   advice: adviceCases,
   resv: resvCases,
+  vma: vmaCases,
   panic: panicCases,
   hang: hangCases,
 };

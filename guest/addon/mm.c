@@ -288,6 +288,78 @@ static napi_value js_fork_fill(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* What a probe child does before it reads the range back (see js_child_probe). */
+enum probe_step { STEP_NONE, STEP_SEAL, STEP_SEAL_MUNMAP, STEP_SEAL_MREMAP, STEP_SEAL_MPROTECT,
+                  STEP_SEAL_DONTNEED, STEP_SEAL_MAP_FIXED, STEP_COUNT };
+
+struct probe_report {
+  int seal_err;   /* errno of mseal, 0 when it succeeded or was not asked for */
+  int op_err;     /* errno of the step's operation, 0 on success */
+  struct scan_counts c;
+  struct guard_fault f;
+};
+
+static void probe_step(uint8_t *base, size_t len, int step, uint8_t *dest, struct probe_report *p) {
+  if (step == STEP_NONE) return;
+  if (syscall(__NR_mseal, base, len, 0UL) < 0) { p->seal_err = errno; return; }
+  long r = 0;
+  switch (step) {
+    case STEP_SEAL_MUNMAP: r = munmap(base, len); break;
+    case STEP_SEAL_MREMAP: r = mremap(base, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == MAP_FAILED ? -1 : 0; break;
+    case STEP_SEAL_MPROTECT: r = mprotect(base, len, PROT_READ); break;
+    case STEP_SEAL_DONTNEED: r = madvise(base, len, MADV_DONTNEED); break;
+    case STEP_SEAL_MAP_FIXED:
+      r = mmap(base, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED ? -1 : 0;
+      break;
+  }
+  if (r < 0) p->op_err = errno;
+}
+
+/* childProbe(addr, len, step, seed, first, fileSeed, dest): fork a child that does `step` to the
+ * range (seal it, then try an operation on the sealed range) and reads it back, as a forked child
+ * sees it. A sealed range can never be unmapped: only a child that exits frees it.
+ * {sealErrno?, errno?, pattern, file, zero, other, faulted, signal?} */
+static napi_value js_child_probe(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  uint8_t *base = ptr(env, argv[0]);
+  size_t len = (size_t)num(env, argv[1]);
+  int step = (int)num(env, argv[2]);
+  uint32_t seed = (uint32_t)num(env, argv[3]);
+  uint64_t first = (uint64_t)num(env, argv[4]);
+  uint32_t file_seed = (uint32_t)num(env, argv[5]);
+  uint8_t *dest = ptr(env, argv[6]);
+  if (step < 0 || step >= STEP_COUNT) { napi_throw_range_error(env, NULL, "no such probe step"); return NULL; }
+  int up[2];
+  if (pipe2(up, O_CLOEXEC) < 0) return result(env, -1, errno);
+  pid_t pid = fork();
+  if (pid < 0) { int e = errno; close(up[0]); close(up[1]); return result(env, -1, e); }
+  if (pid == 0) { /* child: only async-signal-safe calls, then the guarded scan */
+    struct probe_report p = {0};
+    close(up[0]);
+    probe_step(base, len, step, dest, &p);
+    guard_scan(base, len, first, seed, file_seed, &p.c, &p.f);
+    _exit(write(up[1], &p, sizeof p) == (ssize_t)sizeof p ? 0 : 3);
+  }
+  close(up[1]);
+  struct probe_report p = {0};
+  ssize_t n;
+  while ((n = read(up[0], &p, sizeof p)) < 0 && errno == EINTR) {}
+  close(up[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (n != (ssize_t)sizeof p) { napi_throw_error(env, NULL, "the probe child died before reporting"); return NULL; }
+  napi_value o = obj(env);
+  if (p.seal_err) set_str(env, o, "sealErrno", strerrorname_np(p.seal_err));
+  if (p.op_err) set_str(env, o, "errno", strerrorname_np(p.op_err));
+  set_num(env, o, "pattern", (double)p.c.pattern);
+  set_num(env, o, "file", (double)p.c.file);
+  set_num(env, o, "zero", (double)p.c.zero);
+  set_num(env, o, "other", (double)p.c.other);
+  set_num(env, o, "faulted", (double)p.c.faulted);
+  set_fault(env, o, &p.f);
+  return o;
+}
+
 /* reap(pid, hold): let a forkFill child exit and wait for it. {ret: wait status} */
 static napi_value js_reap(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -312,6 +384,9 @@ static napi_value constants(napi_env env) {
   C(MFD_CLOEXEC); C(MFD_HUGETLB); C(MFD_ALLOW_SEALING);
   C(F_SEAL_SEAL); C(F_SEAL_SHRINK); C(F_SEAL_GROW); C(F_SEAL_WRITE); C(F_SEAL_FUTURE_WRITE);
   C(MAP_FIXED_NOREPLACE);
+  C(MADV_WIPEONFORK); C(MADV_KEEPONFORK); C(MADV_DONTFORK); C(MADV_DOFORK); C(MADV_COLD); C(MADV_PAGEOUT);
+  C(STEP_NONE); C(STEP_SEAL); C(STEP_SEAL_MUNMAP); C(STEP_SEAL_MREMAP); C(STEP_SEAL_MPROTECT);
+  C(STEP_SEAL_DONTNEED); C(STEP_SEAL_MAP_FIXED);
   C(FALLOC_FL_KEEP_SIZE); C(FALLOC_FL_PUNCH_HOLE);
 #undef C
   return o;
@@ -336,6 +411,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"scan", 0, js_scan, 0, 0, 0, napi_enumerable, 0},
     {"forkFill", 0, js_fork_fill, 0, 0, 0, napi_enumerable, 0},
     {"reap", 0, js_reap, 0, 0, 0, napi_enumerable, 0},
+    {"childProbe", 0, js_child_probe, 0, 0, 0, napi_enumerable, 0},
     {"constants", 0, 0, 0, 0, constants(env), napi_enumerable, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);

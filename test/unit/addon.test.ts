@@ -66,6 +66,25 @@ test('mprotect(PROT_NONE) makes a populated range fault; MADV_POPULATE_READ need
   mm.munmap(w.addr!, len);
 });
 
+test('a probe child seals the range and tries to unmap it; the parent keeps its mapping unsealed', (t) => {
+  const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+  t.true(mm.fill(m.addr!, len, 4).ok);
+  const p = mm.childProbe(m.addr!, len, K.STEP_SEAL_MUNMAP, 4, 0, 0, 0);
+  if (p.sealErrno) t.is(p.sealErrno, 'ENOSYS', 'a host kernel without mseal');
+  else t.is(p.errno, 'EPERM');
+  t.like(p, { pattern: 4, faulted: 0 }, 'the child still reads the data');
+  const none = mm.childProbe(m.addr!, len, K.STEP_NONE, 4, 0, 0, 0);
+  t.like(none, { pattern: 4 });
+  t.is(none.errno, undefined);
+  t.is(mm.madvise(m.addr!, len, K.MADV_WIPEONFORK).ret, 0);
+  t.like(mm.childProbe(m.addr!, len, K.STEP_NONE, 4, 0, 0, 0), { zero: 4, pattern: 0 }, 'wipe-on-fork: the child reads zeros');
+  t.is(mm.madvise(m.addr!, len, K.MADV_DONTFORK).ret, 0);
+  t.like(mm.childProbe(m.addr!, len, K.STEP_NONE, 4, 0, 0, 0), { faulted: 4, signal: 'SIGSEGV' }, 'dont-fork: not mapped in the child');
+  t.is(mm.scan(m.addr!, len, 4).pattern, 4, "the parent's data is untouched");
+  t.is(mm.munmap(m.addr!, len).ret, 0, 'and its mapping was never sealed');
+  t.throws(() => mm.childProbe(m.addr!, len, 99, 4, 0, 0, 0), { message: /no such probe step/ });
+});
+
 test('errno comes back by name', (t) => {
   t.deepEqual(mm.madvise(1n, 4096, K.MADV_DONTNEED), { errno: 'EINVAL' });
   t.deepEqual(mm.memfdCreate('t', 0xffff), { errno: 'EINVAL' });
