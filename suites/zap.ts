@@ -89,6 +89,20 @@ export const HOLE: RangeVariant = {
   contentAfterError: true,
 };
 
+/** hugetlb: a huge-page-aligned start and an end in the middle of the second huge page
+ * (one and a half pages): where the kernel rounds the end, down or up, decides that page. */
+export const HEAD: RangeVariant = { id: 'head', target: (len) => ({ offset: 0, len: (len / 4) * 3 }) };
+
+/** The whole range after mprotect(PROT_READ): a read-only shared mapping of a file opened O_RDWR. */
+export const READ_ONLY: RangeVariant = {
+  id: 'ro',
+  target: (len) => ({ offset: 0, len }),
+  prepare: (r) => {
+    const m = mm.mprotect(r.addr, r.len, K.PROT_READ);
+    if (m.errno !== undefined) throw new Error(`mprotect: ${m.errno}`);
+  },
+};
+
 /** Punch hole works on the file, not on a mapping: a hole in the mapping does not concern it. */
 export const isMadvise = (op: ZapOp) => op.id.startsWith('madv_');
 
@@ -157,8 +171,8 @@ export function zapCases(env: GuestEnv): Case[] {
   return product(
     env,
     ZAP_OPS,
-    [...RANGES, LOCKED, HOLE],
-    (op, mt, v) => op.applies(mt) && (v !== HOLE || isMadvise(op)),
+    [...RANGES, LOCKED, HOLE, HEAD, READ_ONLY],
+    (op, mt, v) => op.applies(mt) && (v !== HOLE || isMadvise(op)) && (v !== HEAD || mt.hugetlb) && (v !== READ_ONLY || (op.id === 'madv_remove' && mt.shared)),
     (op, range, mt, len) => observeZap(op, range, mt, env, len),
   );
 }
