@@ -1,5 +1,5 @@
 // Advice values beyond the common set, so a kernel that gains one shows up the day it lands:
-// MADV_COLLAPSE (6.1), MADV_GUARD_INSTALL / MADV_GUARD_REMOVE (6.13), and the raw value 26,
+// MADV_COLLAPSE (6.1), MADV_GUARD_INSTALL / MADV_GUARD_REMOVE (6.13), MADV_COLD, and the raw value 26,
 // MADV_SPLIT in the unmerged HugeTLB high-granularity-mapping series (seeds 000/001).
 // Each case fills the mapping, gives the advice and reads the mapping back, as zap does.
 import { fdatasyncSync } from 'node:fs';
@@ -42,6 +42,8 @@ export const ADVICE_OPS: ZapOp[] = [
       return installed.errno !== undefined && installed.errno !== 'ENOMEM' ? installed : mm.madvise(t.addr, t.len, K.MADV_GUARD_REMOVE);
     },
   },
+  // Deactivate the range's pages (5.4): reclaim takes them first; the data stays mapped.
+  { id: 'madv_cold', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_COLD) },
   { id: 'madv_26', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, MADV_SPLIT_PROPOSED) },
 ];
 
