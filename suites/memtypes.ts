@@ -79,14 +79,15 @@ export const HUGE_1GB = 30 << 26;
 const BACKINGS: Backing[] = [
   { name: 'anon', hugetlb: false, open: anon },
   { name: 'anon-thp', hugetlb: false, thp: true, privateOnly: true, open: anon },
-  { name: 'memfd', hugetlb: false, open: (len) => memfd(len, 0) },
+  // Sealing allowed (no initial F_SEAL_SEAL), so a case may seal it; nothing else changes.
+  { name: 'memfd', hugetlb: false, open: (len) => memfd(len, K.MFD_ALLOW_SEALING) },
   { name: 'tmpfs', hugetlb: false, open: (len, env) => fileIn(env.tmpfs, len) },
   { name: 'ext4', hugetlb: false, open: (len, env) => fileIn(env.ext4!, len) },
   { name: 'hugetlbfs', hugetlb: true, open: (len, env) => fileIn(env.hugetlbfs, len) },
-  { name: 'memfd-hugetlb', hugetlb: true, open: (len) => memfd(len, K.MFD_HUGETLB) },
+  { name: 'memfd-hugetlb', hugetlb: true, open: (len) => memfd(len, K.MFD_HUGETLB | K.MFD_ALLOW_SEALING) },
   { name: 'map-hugetlb', hugetlb: true, mapFlags: K.MAP_HUGETLB, open: anon },
   { name: 'hugetlbfs-1g', hugetlb: true, gigantic: true, open: (len, env) => fileIn(env.hugetlbfs1g, len) },
-  { name: 'memfd-hugetlb-1g', hugetlb: true, gigantic: true, open: (len) => memfd(len, K.MFD_HUGETLB | HUGE_1GB) },
+  { name: 'memfd-hugetlb-1g', hugetlb: true, gigantic: true, open: (len) => memfd(len, K.MFD_HUGETLB | K.MFD_ALLOW_SEALING | HUGE_1GB) },
   { name: 'map-hugetlb-1g', hugetlb: true, gigantic: true, mapFlags: K.MAP_HUGETLB | HUGE_1GB, open: anon },
 ];
 

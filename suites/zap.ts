@@ -53,8 +53,9 @@ export const ZAP_OPS: ZapOp[] = [
 
 export interface RangeVariant extends Variant {
   target(len: number): { offset: number; len: number };
-  /** Done to the filled region before the operation. */
-  prepare?(r: Region): void;
+  /** Done to the filled region before the operation; an errno it returns is the cell's, and the
+   * operation is not tried. */
+  prepare?(r: Region): Sys | undefined;
   /** What of the region is still mapped after prepare (default: all of it). */
   mapped?(len: number): { offset: number; len: number };
   /** The label names what the mapped part holds even when the call failed. */
@@ -73,6 +74,7 @@ export const LOCKED: RangeVariant = {
   prepare: (r) => {
     const m = mm.mlock(r.addr, r.len);
     if (m.errno !== undefined) throw new Error(`mlock: ${m.errno}`);
+    return undefined;
   },
 };
 
@@ -84,6 +86,7 @@ export const HOLE: RangeVariant = {
   prepare: (r) => {
     const m = mm.munmap(r.addr, r.len / 2);
     if (m.errno !== undefined) throw new Error(`munmap of the hole: ${m.errno}`);
+    return undefined;
   },
   mapped: (len) => ({ offset: len / 2, len: len / 2 }),
   contentAfterError: true,
@@ -100,8 +103,15 @@ export const READ_ONLY: RangeVariant = {
   prepare: (r) => {
     const m = mm.mprotect(r.addr, r.len, K.PROT_READ);
     if (m.errno !== undefined) throw new Error(`mprotect: ${m.errno}`);
+    return undefined;
   },
 };
+
+/** The memfd write-sealed after the fill (memfd types): F_SEAL_WRITE, refused with EBUSY while a
+ * writable shared mapping exists, and F_SEAL_FUTURE_WRITE, which mappings made before it keep. */
+const sealedWith = (id: string, seal: string): RangeVariant => ({ id, target: (len) => ({ offset: 0, len }), prepare: (r) => mm.addSeals(r.fd, K[seal]) });
+export const SEALED = [sealedWith('seal_write', 'F_SEAL_WRITE'), sealedWith('seal_future_write', 'F_SEAL_FUTURE_WRITE')];
+const isMemfd = (mt: MemType) => mt.backing.startsWith('memfd');
 
 /** Punch hole works on the file, not on a mapping: a hole in the mapping does not concern it. */
 export const isMadvise = (op: ZapOp) => op.id.startsWith('madv_');
@@ -127,14 +137,14 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       writeFileData(region);
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
-      range.prepare?.(region);
+      const refused = range.prepare?.(region);
       const thp = asksThp(op, mt);
       const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
       if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < view.len)
         throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${view.len >> 10} kB)`);
       const before = counters(region.fd);
       const mapBefore = mm.pagemap(target.addr, tlen);
-      const r = op.apply(region, target);
+      const r = refused?.errno !== undefined ? refused : op.apply(region, target);
       const pmdAfter = thp ? pmdMappedKb(region.addr, len) : null;
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(target.addr, tlen);
@@ -167,12 +177,20 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
   );
 }
 
+function variantApplies(v: RangeVariant, op: ZapOp, mt: MemType): boolean {
+  if (v === HOLE) return isMadvise(op);
+  if (v === HEAD) return mt.hugetlb;
+  if (v === READ_ONLY) return op.id === 'madv_remove' && mt.shared;
+  if (SEALED.includes(v)) return isMemfd(mt) && ['madv_remove', 'punch_hole'].includes(op.id);
+  return true;
+}
+
 export function zapCases(env: GuestEnv): Case[] {
   return product(
     env,
     ZAP_OPS,
-    [...RANGES, LOCKED, HOLE, HEAD, READ_ONLY],
-    (op, mt, v) => op.applies(mt) && (v !== HOLE || isMadvise(op)) && (v !== HEAD || mt.hugetlb) && (v !== READ_ONLY || (op.id === 'madv_remove' && mt.shared)),
+    [...RANGES, LOCKED, HOLE, HEAD, READ_ONLY, ...SEALED],
+    (op, mt, v) => op.applies(mt) && variantApplies(v, op, mt),
     (op, range, mt, len) => observeZap(op, range, mt, env, len),
   );
 }
