@@ -38,6 +38,7 @@ export interface LabelFacts {
   fault?: string | null;
   thp?: 'pmd' | 'split' | null; // THP cases: PMDs map the whole range after the op, or the op split them
   contentAfterError?: boolean; // name the content after an errno too (a call that fails late)
+  alias?: string | null; // what a private mapping of the same file reads afterwards
 }
 
 /** A THP case's word: `pmd` when PMDs map the whole region (`regionLen` bytes) after the
@@ -67,6 +68,7 @@ export function label(f: LabelFacts): string {
   if (f.cow) words.push('cow');
   if (f.outside && f.outside !== 'kept') words.push(`outside:${f.outside}`);
   if (f.thp) words.push(f.thp);
+  if (f.alias) words.push(`alias:${f.alias}`);
   return words.join(' ');
 }
 

@@ -11,6 +11,8 @@ export interface Variant {
   /** A length of its own instead of caseLength (whether the type can run here is still
    * judged at caseLength: a variant may mean to go beyond what the pool holds). */
   length?(env: GuestEnv, mt: MemType): number;
+  /** Lengths of memory the variant needs on top of what the operation does (a second mapping's copies). */
+  lengthsNeeded?(mt: MemType): number;
 }
 
 export const PLAIN: Variant[] = [{ id: '' }];
@@ -28,7 +30,7 @@ export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) =>
       MEMTYPES.filter((mt) => applies(op, mt, v)).map((mt) => {
         const len = v.length?.(env, mt) ?? caseLength(env, mt);
         // The memory a case needs: its mapping, times what the operation adds (a forked child's copies).
-        const needed = caseLength(env, mt) * (op.lengthsNeeded?.(mt) ?? 1);
+        const needed = caseLength(env, mt) * (op.lengthsNeeded?.(mt) ?? 1) * (v.lengthsNeeded?.(mt) ?? 1);
         return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, needed), run: () => observe(op, v, mt, len) };
       }),
     ),

@@ -60,6 +60,9 @@ export interface RangeVariant extends Variant {
   mapped?(len: number): { offset: number; len: number };
   /** The label names what the mapped part holds even when the call failed. */
   contentAfterError?: boolean;
+  /** A second, private mapping of the same file gets copies of its own first: the cell says what
+   * it reads after the operation through the region. */
+  alias?: boolean;
 }
 
 export const RANGES: RangeVariant[] = [
@@ -113,6 +116,19 @@ const sealedWith = (id: string, seal: string): RangeVariant => ({ id, target: (l
 export const SEALED = [sealedWith('seal_write', 'F_SEAL_WRITE'), sealedWith('seal_future_write', 'F_SEAL_FUTURE_WRITE')];
 const isMemfd = (mt: MemType) => mt.backing.startsWith('memfd');
 
+/** A shared file mapping with a private one of the same file beside it (see RangeVariant.alias). */
+export const ALIAS: RangeVariant = { id: 'alias', target: (len) => ({ offset: 0, len }), alias: true, lengthsNeeded: () => 2 };
+const ALIAS_SEED = 0x2e;
+
+/** Map the region's file again, privately, and write a pattern of its own there: private copies. */
+function privateAlias(r: Region): bigint {
+  const m = mm.mmap(0, r.len, K.PROT_READ | K.PROT_WRITE, K.MAP_PRIVATE, r.fd, 0);
+  if (m.errno !== undefined) throw new Error(`mmap the private alias: ${m.errno}`);
+  const filled = mm.fill(m.addr, r.len, ALIAS_SEED);
+  if (!filled.ok) throw new Error(`filling the private alias faulted: ${filled.signal} at ${filled.offset}`);
+  return m.addr;
+}
+
 /** Punch hole works on the file, not on a mapping: a hole in the mapping does not concern it. */
 export const isMadvise = (op: ZapOp) => op.id.startsWith('madv_');
 
@@ -138,32 +154,38 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const refused = range.prepare?.(region);
-      const thp = asksThp(op, mt);
-      const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
-      if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < view.len)
-        throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${view.len >> 10} kB)`);
-      const before = counters(region.fd);
-      const mapBefore = mm.pagemap(target.addr, tlen);
-      const r = refused?.errno !== undefined ? refused : op.apply(region, target);
-      const pmdAfter = thp ? pmdMappedKb(region.addr, len) : null;
-      const after = counters(region.fd);
-      const mapAfter = mm.pagemap(target.addr, tlen);
-      const whole = mm.scan(region.addr + BigInt(view.offset), view.len, SEED, view.offset, FILE_SEED);
-      // A target that covers all that is mapped has the mapped part's content, holes aside.
-      const covers = offset <= view.offset && offset + tlen >= view.offset + view.len;
-      const content = covers ? whole : mm.scan(target.addr, tlen, SEED, offset, FILE_SEED);
-      const acted = Math.min(offset + tlen, view.offset + view.len) - Math.max(offset, view.offset);
-      const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
-      return record(op.id, range.id, mt, tlen, r, {
-        offset,
-        presentBefore: mapBefore.present,
-        presentAfter: mapAfter.present,
-        content,
-        outside: content === whole ? null : contentWord(minusContent(whole, content)),
-        backing,
-        freed: releasedBytes(backing, mt.hugePage(env)) >= acted / 2,
-        ...(thp ? { pmdBefore, pmdAfter } : {}),
-      });
+      const alias = range.alias ? privateAlias(region) : null;
+      try {
+        const thp = asksThp(op, mt);
+        const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
+        if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < view.len)
+          throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${view.len >> 10} kB)`);
+        const before = counters(region.fd);
+        const mapBefore = mm.pagemap(target.addr, tlen);
+        const r = refused?.errno !== undefined ? refused : op.apply(region, target);
+        const pmdAfter = thp ? pmdMappedKb(region.addr, len) : null;
+        const after = counters(region.fd);
+        const mapAfter = mm.pagemap(target.addr, tlen);
+        const whole = mm.scan(region.addr + BigInt(view.offset), view.len, SEED, view.offset, FILE_SEED);
+        // A target that covers all that is mapped has the mapped part's content, holes aside.
+        const covers = offset <= view.offset && offset + tlen >= view.offset + view.len;
+        const content = covers ? whole : mm.scan(target.addr, tlen, SEED, offset, FILE_SEED);
+        const acted = Math.min(offset + tlen, view.offset + view.len) - Math.max(offset, view.offset);
+        const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
+        return record(op.id, range.id, mt, tlen, r, {
+          offset,
+          presentBefore: mapBefore.present,
+          presentAfter: mapAfter.present,
+          content,
+          outside: content === whole ? null : contentWord(minusContent(whole, content)),
+          backing,
+          freed: releasedBytes(backing, mt.hugePage(env)) >= acted / 2,
+          ...(thp ? { pmdBefore, pmdAfter } : {}),
+          ...(alias ? { alias: contentWord(mm.scan(alias, len, ALIAS_SEED, 0, FILE_SEED)) } : {}),
+        });
+      } finally {
+        if (alias) mm.munmap(alias, len);
+      }
     },
     (o) =>
       label({
@@ -181,6 +203,7 @@ function variantApplies(v: RangeVariant, op: ZapOp, mt: MemType): boolean {
   if (v === HOLE) return isMadvise(op);
   if (v === HEAD) return mt.hugetlb;
   if (v === READ_ONLY) return op.id === 'madv_remove' && mt.shared;
+  if (v === ALIAS) return mt.file && mt.shared;
   if (SEALED.includes(v)) return isMemfd(mt) && ['madv_remove', 'punch_hole'].includes(op.id);
   return true;
 }
@@ -189,7 +212,7 @@ export function zapCases(env: GuestEnv): Case[] {
   return product(
     env,
     ZAP_OPS,
-    [...RANGES, LOCKED, HOLE, HEAD, READ_ONLY, ...SEALED],
+    [...RANGES, LOCKED, HOLE, HEAD, READ_ONLY, ...SEALED, ALIAS],
     (op, mt, v) => op.applies(mt) && variantApplies(v, op, mt),
     (op, range, mt, len) => observeZap(op, range, mt, env, len),
   );

@@ -20,6 +20,11 @@ test('labels: errno wins, then content, then freed', (t) => {
   t.is(label({ errno: null, content: c(4, 0), freed: false }), 'ok kept');
 });
 
+test('a private alias of the file is named last, whatever it reads', (t) => {
+  t.is(label({ errno: null, content: c(0, 4), freed: true, alias: 'kept' }), 'ok zeroed freed alias:kept');
+  t.is(label({ errno: 'EINVAL', content: c(4, 0), freed: false, alias: 'kept' }), 'EINVAL');
+});
+
 test('a call that fails late (a range with a hole) names what the mapped part holds, and its THP', (t) => {
   t.is(label({ errno: 'ENOMEM', content: c(0, 4), freed: true, contentAfterError: true }), 'ENOMEM zeroed');
   t.is(label({ errno: 'EINVAL', content: c(4, 0), freed: false, contentAfterError: true, thp: 'pmd' }), 'EINVAL kept pmd');
@@ -40,8 +45,8 @@ test("released and allocated bytes: a hugetlb type by its pool alone, others by 
 test('the schema guard rejects other versions and missing fields', (t) => {
   const ok = { schema: OBSERVATION_SCHEMA, case: 'a.b', op: 'a', memtype: 'b', label: 'ok', len: 1, ret: 0, errno: null };
   t.true(isObservation(ok));
-  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/1' }));
-  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/3' }));
+  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/2' }));
+  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/4' }));
   t.false(isObservation({ ...ok, len: '1' }));
   t.false(isObservation({ ...ok, errno: 22 }));
   t.false(isObservation(null));
