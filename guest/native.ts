@@ -19,6 +19,8 @@ export interface Native {
   mprotect(addr: Addr, len: number, prot: number): Sys;
   /** mseal(2) of the range (flags 0); ENOSYS before 6.10. */
   mseal(addr: Addr, len: number): Sys;
+  /** process_madvise(2) on this process through its own pidfd; ret is the bytes advised. */
+  processMadvise(addr: Addr, len: number, advice: number): Sys;
   /** fcntl(fd, F_ADD_SEALS, seals) */
   addSeals(fd: number, seals: number): Sys;
   mremap(addr: Addr, oldLen: number, newLen: number, flags: number, newAddr: Addr | number): Mapped;

@@ -44,6 +44,10 @@ export const ADVICE_OPS: ZapOp[] = [
   },
   // Deactivate the range's pages (5.4): reclaim takes them first; the data stays mapped.
   { id: 'madv_cold', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_COLD) },
+  // process_madvise(2) on the caller itself, through a pidfd: COLD is allowed from 5.10,
+  // DONTNEED only since the caller's own address space was unrestricted (6.13).
+  { id: 'process_madvise_cold', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.processMadvise(t.addr, t.len, K.MADV_COLD) },
+  { id: 'process_madvise_dontneed', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.processMadvise(t.addr, t.len, K.MADV_DONTNEED) },
   { id: 'madv_26', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, MADV_SPLIT_PROPOSED) },
 ];
 
