@@ -39,6 +39,15 @@ export interface LabelFacts {
   thp?: 'pmd' | 'split' | null; // THP cases: PMDs map the whole range after the op, or the op split them
   contentAfterError?: boolean; // name the content after an errno too (a call that fails late)
   alias?: string | null; // what a private mapping of the same file reads afterwards
+  paged?: 'swapped' | 'unmapped' | null; // paging cases: the range went to swap, or only left the page tables
+}
+
+/** A paging case's word: `swapped` when swap entries replaced at least half the range's units,
+ * `unmapped` when at least half of what was present is no longer mapped (and not swapped). */
+export function pagedWord(presentBefore: number, presentAfter: number, swappedAfter: number, units: number): 'swapped' | 'unmapped' | null {
+  if (swappedAfter * 2 >= units) return 'swapped';
+  if (presentBefore > 0 && presentAfter * 2 <= presentBefore) return 'unmapped';
+  return null;
 }
 
 /** A THP case's word: `pmd` when PMDs map the whole region (`regionLen` bytes) after the
@@ -59,6 +68,7 @@ export function label(f: LabelFacts): string {
   const words = ['ok'];
   if (f.moved) words.push('moved');
   if (f.content) words.push(contentWord(f.content));
+  if (f.paged) words.push(f.paged);
   if (f.fault) words.push(f.fault);
   if (f.tail) words.push(`tail:${f.tail}`);
   if (f.old) words.push(`old:${f.old}`);

@@ -11,7 +11,8 @@
 
 // /2: Content counts the backing file's own data (`file`) apart from the mapping's pattern, and
 // THP cases record how much of the range PMDs map (pmdBefore, pmdAfter).
-// /3: `alias`, what a second, private mapping of the same file reads after the operation.
+// /3: `alias`, what a second, private mapping of the same file reads after the operation;
+// MADV_PAGEOUT cases record the swapped units right after it and the guest's swap devices.
 export const OBSERVATION_SCHEMA = 'mmatrix.observation/3' as const;
 
 /** What reading the range back returned, counted in 4 KiB units. */
@@ -63,6 +64,8 @@ export interface Observation {
   pmdBefore?: number | null; // THP cases: kB of the range mapped by PMDs before the operation (smaps)
   pmdAfter?: number | null; // and right after it
   alias?: string | null; // a private mapping of the same file, with copies of its own: what it reads afterwards
+  swappedAfter?: number | null; // pagemap swapped 4 KiB units right after the operation (paging cases)
+  swap?: string; // the guest's active swap devices with their sizes, 'none' (paging cases)
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   kernel?: { taint: number; log: string[] }; // present when the kernel logged trouble (BUG, WARNING, …) or its taint changed during the case
   label: string; // short cell text, derived from the above

@@ -1,4 +1,4 @@
-// The scratch ext4 filesystem the ext4 memory types map files from. One empty filesystem is
+// The guest's scratch disks: an ext4 filesystem and a swap device. One empty filesystem is
 // made once per cache with the host's mkfs.ext4; guests attach it with QEMU's snapshot=on,
 // so each guest writes to its own throw-away overlay and the template stays empty.
 import { join } from 'node:path';
@@ -19,3 +19,23 @@ export async function scratchExt4(): Promise<string> {
   });
   return join(dir, 'ext4.img');
 }
+
+const SWAP_SIZE = '64M';
+
+/** A small swap device, made once per cache with the host's mkswap: MADV_PAGEOUT has somewhere to
+ * put anonymous and shmem pages. Attached with snapshot=on like the ext4 disk. */
+export async function scratchSwap(): Promise<string> {
+  const dir = cachePath('scratch', `swap-${SWAP_SIZE}-v1`);
+  await buildOnce(dir, async (tmp) => {
+    const img = join(tmp, 'swap.img');
+    await $`truncate -s ${SWAP_SIZE} ${img}`.quiet();
+    await $`mkswap -L mmatrix-swap ${img}`.quiet();
+  });
+  return join(dir, 'swap.img');
+}
+
+/** The disks every suite guest gets, in order: /dev/vdb the ext4 scratch, /dev/vdc the swap. */
+export const scratchDisks = async () => [
+  { file: await scratchExt4(), mode: 'scratch' as const },
+  { file: await scratchSwap(), mode: 'scratch' as const },
+];

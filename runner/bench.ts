@@ -10,7 +10,7 @@ import { track } from '../common/procs.js';
 import { FLOOR_MARKER, floorImage } from '../images/floor.js';
 import { buildImage } from '../images/initramfs.js';
 import { type Kernel, prepareKernel } from '../images/kernel.js';
-import { scratchExt4 } from '../images/scratch.js';
+import { scratchDisks } from '../images/scratch.js';
 import { virtmeNg, vngKernelImage } from '../images/virtmeng.js';
 import type { Results } from '../reports/results.js';
 import { FAMILIES } from '../suites/families.js';
@@ -212,7 +212,7 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
     const k = await prepareKernel(spec, false, log);
     const image = await buildImage(k);
     const cacheHitMs = performance.now() - t0;
-    const disks = [{ file: await scratchExt4(), mode: 'scratch' as const }];
+    const disks = await scratchDisks();
     const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [], cacheHitMs, suites: [], firstCommand: [], vng: [] };
     for (let i = 0; i < repeat; i++) {
       row.floor.push(await bootFloor(k, floor, accel));

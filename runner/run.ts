@@ -9,7 +9,7 @@ import { InfraError } from '../common/errors.js';
 import type { GuestFacts, Pools } from '../guest/protocol.js';
 import { buildImage } from '../images/initramfs.js';
 import { type Kernel, prepareKernel } from '../images/kernel.js';
-import { scratchExt4 } from '../images/scratch.js';
+import { scratchDisks } from '../images/scratch.js';
 import type { Expectations } from '../reports/expectations.js';
 import type { Fingerprint } from '../reports/fingerprint.js';
 import type { KernelResult, Results } from '../reports/results.js';
@@ -112,7 +112,7 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, consoleLog: strin
     try {
       const pool1g = o.pool1g === 'auto' ? AUTO_POOL_1G[accel] : o.pool1g;
       const big = gigantic(pool1g, o.memoryMb);
-      const disks = [{ file: await scratchExt4(), mode: 'scratch' as const }];
+      const disks = await scratchDisks();
       const g = await Guest.boot(kernel, image, {
         accel,
         memoryMb: big.memoryMb,

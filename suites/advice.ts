@@ -44,6 +44,16 @@ export const ADVICE_OPS: ZapOp[] = [
   },
   // Deactivate the range's pages (5.4): reclaim takes them first; the data stays mapped.
   { id: 'madv_cold', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_COLD) },
+  // Reclaim the range's pages now (5.4): anonymous and shmem pages go to the guest's swap disk,
+  // clean file pages are dropped, dirty ones only unmapped. Without swap the question is moot.
+  {
+    id: 'madv_pageout',
+    lengthsNeeded: withFileData,
+    applies: () => true,
+    needs: (env) => (env.swap === 'none' ? 'no swap in the guest' : null),
+    pages: true,
+    apply: (_r, t) => mm.madvise(t.addr, t.len, K.MADV_PAGEOUT),
+  },
   // process_madvise(2) on the caller itself, through a pidfd: COLD is allowed from 5.10,
   // DONTNEED only since the caller's own address space was unrestricted (6.13).
   { id: 'process_madvise_cold', lengthsNeeded: withFileData, applies: () => true, apply: (_r, t) => mm.processMadvise(t.addr, t.len, K.MADV_COLD) },

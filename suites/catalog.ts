@@ -32,6 +32,7 @@ export const FULL_ENV: GuestEnv = {
   tmpfs: '/dev/shm',
   ext4: '/mnt/ext4',
   thp: 'madvise',
+  swap: '/dev/vdc 65532 kB',
 };
 
 /** Every case id of the real (not test-only) families, in run order. */

@@ -18,6 +18,13 @@ import type { GuestEnv } from './memtypes.js';
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
  * in the background and marks the end of that step: wait for the mark (it comes within a second
  * or two of SSH) so the answer does not depend on timing. */
+/** The active swap devices and their sizes, from /proc/swaps (read after the scratch disks are ready). */
+function swaps(): string {
+  const lines = existsSync('/proc/swaps') ? readFileSync('/proc/swaps', 'utf8').trim().split('\n').slice(1) : [];
+  const devices = lines.map((l) => l.split(/\s+/)).map(([dev, , size]) => `${dev} ${size} kB`);
+  return devices.length ? devices.join(', ') : 'none';
+}
+
 function mounted(dir: string, type: string, ready = EXT4_DONE): string | null {
   const deadline = Date.now() + 30_000;
   while (!existsSync(ready) && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
@@ -48,6 +55,7 @@ function runFamily(req: Extract<Request, { kind: 'family' }>): number {
     tmpfs: process.env.MMATRIX_TMPFS ?? '/dev/shm',
     ext4: mounted(process.env.MMATRIX_EXT4 ?? '/mnt/ext4', 'ext4'),
     thp: thpMode(),
+    swap: swaps(),
   };
   const keep = caseFilter(req.patterns ?? []);
   let cases = BUILDERS[family as Family](env).filter((c) => keep(c.id));
@@ -55,7 +63,7 @@ function runFamily(req: Extract<Request, { kind: 'family' }>): number {
   const pools = Object.entries(env.pools)
     .map(([size, free]) => `${Number(size) >> 20}M:${free}`)
     .join(' ');
-  tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'}`);
+  tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'} swap ${env.swap}`);
   return runCases(cases, tap) > 0 ? 1 : 0;
 }
 

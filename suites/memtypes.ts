@@ -11,6 +11,7 @@ export interface GuestEnv {
   tmpfs: string; // mount point of a tmpfs
   ext4: string | null; // mount point of the scratch ext4 filesystem, null without one
   thp: string; // transparent_hugepage/enabled mode, 'none' without THP
+  swap: string; // the active swap devices with their sizes (/proc/swaps), 'none' without any
 }
 
 const GIB = 1 << 30;

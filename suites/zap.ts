@@ -4,7 +4,7 @@
 // and records what the kernel did there and around it.
 import type { Case } from '../guest/harness.js';
 import { SkipCase } from '../guest/harness.js';
-import { contentWord, label, minusContent, releasedBytes, thpWord } from '../guest/label.js';
+import { contentWord, label, minusContent, pagedWord, releasedBytes, thpWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
@@ -21,6 +21,10 @@ export interface ZapOp {
   id: string;
   lengthsNeeded?: (mt: MemType) => number; // the file's own data: see withFileData
   applies(mt: MemType): boolean;
+  /** Why the guest cannot ask this operation's question (a SKIP), or null. */
+  needs?(env: GuestEnv): string | null;
+  /** The case records paging: swapped units after the operation, and the guest's swap. */
+  pages?: boolean;
   apply(r: Region, t: Target): Sys;
 }
 
@@ -143,6 +147,8 @@ const asksThp = (op: ZapOp, mt: MemType) => mt.backing === 'anon-thp' || op.id =
 export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const { offset, len: tlen } = range.target(len);
   const view = range.mapped?.(len) ?? { offset: 0, len };
+  const missing = op.needs?.(env);
+  if (missing) throw new SkipCase(missing);
   return withRegion(
     mt,
     env,
@@ -182,6 +188,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
           freed: releasedBytes(backing, mt.hugePage(env)) >= acted / 2,
           ...(thp ? { pmdBefore, pmdAfter } : {}),
           ...(alias ? { alias: contentWord(mm.scan(alias, len, ALIAS_SEED, 0, FILE_SEED)) } : {}),
+          ...(op.pages ? { swappedAfter: mapAfter.swapped, swap: env.swap } : {}),
         });
       } finally {
         if (alias) mm.munmap(alias, len);
@@ -191,6 +198,8 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       label({
         ...o,
         contentAfterError: range.contentAfterError,
+        paged:
+          o.swappedAfter === undefined || o.swappedAfter === null ? null : pagedWord(o.presentBefore ?? 0, o.presentAfter ?? 0, o.swappedAfter, tlen / 4096),
         thp:
           o.pmdAfter === undefined || o.pmdAfter === null
             ? null

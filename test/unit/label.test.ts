@@ -1,5 +1,5 @@
 import test from 'ava';
-import { allocatedBytes, contentWord, label, minusContent, releasedBytes, thpWord } from '../../guest/label.js';
+import { allocatedBytes, contentWord, label, minusContent, pagedWord, releasedBytes, thpWord } from '../../guest/label.js';
 import { isObservation, OBSERVATION_SCHEMA } from '../../guest/protocol.js';
 
 const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS', file = 0) => ({ pattern, file, zero, other, faulted, signal });
@@ -18,6 +18,14 @@ test('labels: errno wins, then content, then freed', (t) => {
   t.is(label({ errno: 'EINVAL', content: c(4, 0), freed: false }), 'EINVAL');
   t.is(label({ errno: null, content: c(0, 4), freed: true }), 'ok zeroed freed');
   t.is(label({ errno: null, content: c(4, 0), freed: false }), 'ok kept');
+});
+
+test('paging words: swapped when swap entries replaced the range, unmapped when only the page tables lost it', (t) => {
+  t.is(pagedWord(1024, 0, 1024, 1024), 'swapped');
+  t.is(pagedWord(1024, 0, 0, 1024), 'unmapped', 'shmem: the swap entry is in the file, not the page table');
+  t.is(pagedWord(1024, 1024, 0, 1024), null, 'nothing reclaimed');
+  t.is(pagedWord(0, 0, 0, 1024), null, 'nothing was mapped to begin with');
+  t.is(label({ errno: null, content: c(4, 0), freed: true, paged: 'swapped', thp: 'split' }), 'ok kept swapped freed split');
 });
 
 test('a private alias of the file is named last, whatever it reads', (t) => {

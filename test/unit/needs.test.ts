@@ -10,6 +10,7 @@ const env = (gigantic: number): GuestEnv => ({
   pools: { [2 << 20]: 64, [GIB]: gigantic },
   hugetlbfs: '/mnt/huge',
   hugetlbfs1g: '/mnt/huge1g',
+  swap: 'none',
   tmpfs: '/dev/shm',
   ext4: null,
   thp: 'madvise',
