@@ -3,8 +3,10 @@
 // afterwards we read what it keeps, what a grown tail holds, and what the range it left
 // behind reads as.
 import type { Case } from '../guest/harness.js';
-import { contentWord, label } from '../guest/label.js';
+import { SkipCase } from '../guest/harness.js';
+import { contentWord, label, thpWord } from '../guest/label.js';
 import { K, type Mapped, mm } from '../guest/native.js';
+import { pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
 import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
 import { PLAIN, product, record, withRegion } from './observe.js';
@@ -113,6 +115,7 @@ export const MREMAP_OPS: MremapOp[] = [
 
 function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observation {
   const align = Math.max(mt.hugePage(env), 2 << 20);
+  let keptLen = len; // what of the data the mapping still holds after the op, at its new place
   return withRegion(
     mt,
     env,
@@ -123,7 +126,13 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
       const filled = mm.fill(region.addr, len, SEED);
       if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const oldAddr = region.addr;
+      // A THP type asks whether PMDs still map the data where it ended up (moved, shrunk, grown).
+      const thp = mt.backing === 'anon-thp';
+      const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
+      if (thp && (pmdBefore ?? 0) * 1024 < len) throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${len >> 10} kB)`);
       const { r, oldLen, newLen, left } = op.run(region, align);
+      if (r.errno === undefined) keptLen = Math.min(oldLen, newLen);
+      const pmdAfter = thp ? pmdMappedKb(r.addr ?? oldAddr, keptLen) : null;
       let content = null;
       let tail: string | null = null;
       let old: string | null = null;
@@ -146,9 +155,16 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
         moved: r.errno === undefined ? r.addr !== oldAddr : null,
         tail,
         old,
+        ...(thp ? { pmdBefore, pmdAfter } : {}),
       });
     },
-    label,
+    (o) => {
+      const pmd =
+        o.pmdAfter === undefined || o.pmdAfter === null
+          ? null
+          : thpWord(o.pmdBefore ?? 0, o.pmdAfter, keptLen, false, o.content !== null && contentWord(o.content) === 'kept');
+      return label({ ...o, thp: pmd });
+    },
   );
 }
 
