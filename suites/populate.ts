@@ -5,9 +5,9 @@
 // mapping two pages larger than what the pool can give: what each populate returns there,
 // against what a plain touch of it does.
 import type { Case } from '../guest/harness.js';
-import { allocatedBytes, label, presenceWord } from '../guest/label.js';
+import { allocatedBytes, label, presenceWord, thpWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
-import { counters, delta } from '../guest/proc.js';
+import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
 import { type GuestEnv, HUGE_1GB, type MapOptions, type MemType, type Region } from './memtypes.js';
 import { product, record, type Variant, withRegion } from './observe.js';
@@ -122,6 +122,8 @@ function observeIn(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, 
       const r = op.apply(region);
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(region.addr, len);
+      // THP: whether the populate left PMDs mapping the range (a fresh mapping has none before).
+      const pmdAfter = mt.backing === 'anon-thp' ? pmdMappedKb(region.addr, len) : null;
       // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
       const backing = delta(before, after, mapAfter.anon);
       return record(op.id, v.id, mt, len, r, {
@@ -131,9 +133,10 @@ function observeIn(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, 
         allocated: allocatedBytes(backing, mt.hugePage(env)) >= len / 2,
         cow: mt.shared || mt.hugetlb ? null : backing.anonKb * 1024 >= len / 2,
         ...(r.fault ? { fault: r.fault } : {}),
+        ...(pmdAfter !== null ? { pmdBefore: 0, pmdAfter } : {}),
       });
     },
-    (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096) }),
+    (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096), thp: o.pmdAfter ? thpWord(0, o.pmdAfter, len, false, false) : null }),
   );
 }
 
