@@ -26,6 +26,11 @@ interface Moved {
 export interface MremapOp {
   id: string;
   lengthsNeeded?: (mt: MemType) => number; // the file's own data: see withFileData
+  /** The kernel picks the new address. Before anonymous ranges were THP-aligned (efa7df3e3bb5,
+   * v6.7) whether it is 2 MiB-aligned, and so whether PMDs survive the move, depends on the
+   * address-space layout other cases left, not on the call: such cells record pmdBefore and
+   * pmdAfter but their label says nothing about PMDs (a run of 6.1 once placed it unaligned). */
+  kernelPlaced?: boolean;
   run(region: Region, align: number): Moved;
 }
 
@@ -60,6 +65,7 @@ export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_grow_maymove',
     lengthsNeeded: withFileData,
+    kernelPlaced: true,
     // Twice the size, with the page after the mapping taken so it cannot grow in place: the
     // move is then deterministic. For a file or shmem object the new half lies beyond its end.
     run: (g) => {
@@ -104,6 +110,7 @@ export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_dontunmap',
     lengthsNeeded: withFileData,
+    kernelPlaced: true,
     run: (g) => ({
       r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0),
       oldLen: g.len,
@@ -160,7 +167,7 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
     },
     (o) => {
       const pmd =
-        o.pmdAfter === undefined || o.pmdAfter === null
+        op.kernelPlaced || o.pmdAfter === undefined || o.pmdAfter === null
           ? null
           : thpWord(o.pmdBefore ?? 0, o.pmdAfter, keptLen, false, o.content !== null && contentWord(o.content) === 'kept');
       return label({ ...o, thp: pmd });
