@@ -1,6 +1,6 @@
 // Typed access to the guest addon (guest/addon/mm.c).
 import { createRequire } from 'node:module';
-import type { Content } from './protocol.js';
+import type { Content, UffdFacts } from './protocol.js';
 
 export type Addr = bigint;
 export type Sys = { ret: number; errno?: undefined } | { errno: string; ret?: undefined };
@@ -10,6 +10,9 @@ export interface Fault {
   si_code?: number;
   offset?: number;
 }
+
+/** What the addon's touch counts: the protocol's userfaultfd facts. */
+export type UffdCounts = UffdFacts;
 
 export interface Native {
   mmap(addr: Addr | number, len: number, prot: number, flags: number, fd: number, off: number): Mapped;
@@ -46,6 +49,13 @@ export interface Native {
     fileSeed: number,
     dest: Addr | number,
   ): Content & Fault & { sealErrno?: string; errno?: string };
+  /** A userfaultfd after UFFDIO_API with `features`: what the kernel offers and which ioctls. */
+  uffdOpen(features: number): { fd: number; features: number; ioctls: bigint; errno?: undefined } | { errno: string; fd?: undefined };
+  /** UFFDIO_REGISTER; the ioctls the range is granted. */
+  uffdRegister(fd: number, addr: Addr, len: number, mode: number): { ioctls: bigint; errno?: undefined } | { errno: string; ioctls?: undefined };
+  /** Read every 4 KiB unit while a handler thread resolves faults by `granule` (missing: UFFDIO_COPY
+   * of the pattern of `seed`; minor: UFFDIO_CONTINUE); counts the faults and events by kind. */
+  uffdTouch(fd: number, addr: Addr, len: number, granule: number, seed: number, first: number, fileSeed: number): (Content & UffdCounts) | { errno: string };
   /** Let a forkFill child exit; ret is its wait status. */
   reap(pid: number, hold: number): Sys;
   constants: Record<string, number>;

@@ -12,8 +12,33 @@
 // /2: Content counts the backing file's own data (`file`) apart from the mapping's pattern, and
 // THP cases record how much of the range PMDs map (pmdBefore, pmdAfter).
 // /3: `alias`, what a second, private mapping of the same file reads after the operation;
-// MADV_PAGEOUT cases record the swapped units right after it and the guest's swap devices.
+// MADV_PAGEOUT cases record the swapped units right after it and the guest's swap devices;
+// the uffd family records the ioctls a registration grants and the faults a touch met.
 export const OBSERVATION_SCHEMA = 'mmatrix.observation/3' as const;
+
+/** Just the Content fields of a record that carries more (an addon result). */
+export const contentOf = (c: Content): Content => ({
+  pattern: c.pattern,
+  file: c.file,
+  zero: c.zero,
+  other: c.other,
+  faulted: c.faulted,
+  ...(c.signal ? { signal: c.signal, si_code: c.si_code, offset: c.offset } : {}),
+});
+
+/** The userfaultfd faults (by reason) and events a touch met; resolveErrno: a fault's resolution
+ * failed; stuck: the touch waited on a fault never reported. */
+export interface UffdFacts {
+  missing: number;
+  minor: number;
+  wp: number;
+  remove: number;
+  unmap: number;
+  remap: number;
+  fork: number;
+  resolveErrno?: string;
+  stuck: boolean;
+}
 
 /** What reading the range back returned, counted in 4 KiB units. */
 export interface Content {
@@ -66,6 +91,9 @@ export interface Observation {
   alias?: string | null; // a private mapping of the same file, with copies of its own: what it reads afterwards
   swappedAfter?: number | null; // pagemap swapped 4 KiB units right after the operation (paging cases)
   swap?: string; // the guest's active swap devices with their sizes, 'none' (paging cases)
+  ioctls?: string[] | null; // uffd register: the ioctls UFFDIO_REGISTER granted
+  registerErrno?: string | null; // uffd: UFFDIO_REGISTER refused the range
+  uffd?: UffdFacts | null; // uffd: the faults and events the touch after the operation met
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   kernel?: { taint: number; log: string[] }; // present when the kernel logged trouble (BUG, WARNING, …) or its taint changed during the case
   label: string; // short cell text, derived from the above

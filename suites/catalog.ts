@@ -9,6 +9,7 @@ import type { GuestEnv } from './memtypes.js';
 import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
 import { resvCases } from './resv.js';
+import { uffdCases } from './uffd.js';
 import { vmaCases } from './vma.js';
 import { zapCases } from './zap.js';
 
@@ -19,6 +20,7 @@ export const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
   advice: adviceCases,
   resv: resvCases,
   vma: vmaCases,
+  uffd: uffdCases,
   panic: panicCases,
   hang: hangCases,
 };

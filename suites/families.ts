@@ -1,5 +1,5 @@
 // The suite families the guest entry point can run. Names only: the host imports this.
-export const FAMILIES = ['zap', 'populate', 'mremap', 'advice', 'resv', 'vma'] as const;
+export const FAMILIES = ['zap', 'populate', 'mremap', 'advice', 'resv', 'vma', 'uffd'] as const;
 // Families that break the guest on purpose, for mmatrix's own tests of crash and hang
 // handling; accepted only with MMATRIX_TEST_FAMILIES=1 in the environment.
 export const TEST_FAMILIES = ['panic', 'hang'] as const;

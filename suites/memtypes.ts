@@ -118,6 +118,13 @@ export function writeFileData(r: Region): void {
   if (!filled.ok) throw new Error(`writing the file's data faulted: ${filled.signal} at ${filled.offset}`);
 }
 
+/** The file's own data first (writeFileData), then the mapping's pattern of `seed` over all of it. */
+export function fillWithData(r: Region, seed: number): void {
+  writeFileData(r);
+  const filled = mm.fill(r.addr, r.len, seed);
+  if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
+}
+
 /** Lengths of memory a case with the file's own data needs: a private hugetlb file mapping
  * holds the file's pages and its private copies at once. */
 export const withFileData = (mt: MemType): number => (mt.hugetlb && mt.file && !mt.shared ? 2 : 1);

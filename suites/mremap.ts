@@ -8,8 +8,8 @@ import { contentWord, label, thpWord } from '../guest/label.js';
 import { K, type Mapped, mm } from '../guest/native.js';
 import { pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
-import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
-import { PLAIN, product, record, withRegion } from './observe.js';
+import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData } from './memtypes.js';
+import { PLAIN, product, record, withFilledRegion } from './observe.js';
 
 const SEED = 0x3c;
 // include/uapi/asm-generic/mman-common.h (since 4.17): map there or fail with EEXIST, never replace.
@@ -123,15 +123,12 @@ export const MREMAP_OPS: MremapOp[] = [
 function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observation {
   const align = Math.max(mt.hugePage(env), 2 << 20);
   let keptLen = len; // what of the data the mapping still holds after the op, at its new place
-  return withRegion(
+  return withFilledRegion(
     mt,
     env,
     len,
-    {},
+    SEED,
     (region) => {
-      writeFileData(region);
-      const filled = mm.fill(region.addr, len, SEED);
-      if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const oldAddr = region.addr;
       // A THP type asks whether PMDs still map the data where it ended up (moved, shrunk, grown).
       const thp = mt.backing === 'anon-thp';

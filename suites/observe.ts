@@ -4,7 +4,7 @@
 import type { Case } from '../guest/harness.js';
 import { counters } from '../guest/proc.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/protocol.js';
-import { type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region } from './memtypes.js';
+import { fillWithData, type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region } from './memtypes.js';
 
 export interface Variant {
   id: string; // '' for the plain case; otherwise it shows in the case id as op@variant
@@ -80,3 +80,17 @@ export function withRegion(mt: MemType, env: GuestEnv, len: number, how: MapOpti
   const poolBalanced = base && end ? end.hugeFree === base.hugeFree && end.hugeRsvd === base.hugeRsvd : null;
   return { ...obs, poolBalanced, label: label(obs) };
 }
+
+/** withRegion for a region filled first: the file's own data, then the pattern of `seed`. */
+export const withFilledRegion = (mt: MemType, env: GuestEnv, len: number, seed: number, body: Body, label: (o: Recorded) => string): Observation =>
+  withRegion(
+    mt,
+    env,
+    len,
+    {},
+    (region) => {
+      fillWithData(region, seed);
+      return body(region);
+    },
+    label,
+  );

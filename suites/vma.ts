@@ -6,9 +6,9 @@
 import type { Case } from '../guest/harness.js';
 import { label } from '../guest/label.js';
 import { K, mm } from '../guest/native.js';
-import type { Content, Observation } from '../guest/protocol.js';
-import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
-import { PLAIN, product, record, withRegion } from './observe.js';
+import { type Content, contentOf, type Observation } from '../guest/protocol.js';
+import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData } from './memtypes.js';
+import { PLAIN, product, record, withFilledRegion } from './observe.js';
 
 const SEED = 0x6b;
 
@@ -22,20 +22,11 @@ export interface VmaOp {
   run(r: Region, align: number): Done;
 }
 
-const counts = (c: Content): Content => ({
-  pattern: c.pattern,
-  file: c.file,
-  zero: c.zero,
-  other: c.other,
-  faulted: c.faulted,
-  ...(c.signal ? { signal: c.signal, si_code: c.si_code, offset: c.offset } : {}),
-});
-
 /** A forked child does the step and reads the range back; mseal's errno wins over the operation's. */
 function inChild(r: Region, step: number, dest: bigint | 0 = 0): Done {
   const p = mm.childProbe(r.addr, r.len, step, SEED, 0, FILE_SEED, dest);
   const errno = p.sealErrno ?? p.errno;
-  return { ...(errno ? { errno } : {}), content: counts(p) };
+  return { ...(errno ? { errno } : {}), content: contentOf(p) };
 }
 
 const sealed = (id: string, step: string, prepare?: (r: Region) => void): VmaOp => ({
@@ -95,15 +86,12 @@ export const VMA_OPS: VmaOp[] = [
 
 function observe(op: VmaOp, mt: MemType, env: GuestEnv, len: number): Observation {
   const align = Math.max(mt.hugePage(env), 2 << 20);
-  return withRegion(
+  return withFilledRegion(
     mt,
     env,
     len,
-    {},
+    SEED,
     (region) => {
-      writeFileData(region);
-      const filled = mm.fill(region.addr, len, SEED);
-      if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const done = op.run(region, align);
       return record(op.id, '', mt, len, done.errno ? { errno: done.errno } : { ret: 0 }, { content: done.content });
     },

@@ -8,8 +8,8 @@ import { contentWord, label, minusContent, pagedWord, releasedBytes, thpWord } f
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
-import { FILE_SEED, type GuestEnv, type MemType, type Region, withFileData, writeFileData } from './memtypes.js';
-import { product, record, type Variant, withRegion } from './observe.js';
+import { FILE_SEED, type GuestEnv, type MemType, type Region, withFileData } from './memtypes.js';
+import { product, record, type Variant, withFilledRegion } from './observe.js';
 
 export interface Target {
   addr: bigint;
@@ -149,16 +149,13 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
   const view = range.mapped?.(len) ?? { offset: 0, len };
   const missing = op.needs?.(env);
   if (missing) throw new SkipCase(missing);
-  return withRegion(
+  return withFilledRegion(
     mt,
     env,
     len,
-    {},
+    SEED,
     (region) => {
       const target: Target = { addr: region.addr + BigInt(offset), offset, len: tlen };
-      writeFileData(region);
-      const filled = mm.fill(region.addr, len, SEED);
-      if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
       const refused = range.prepare?.(region);
       const alias = range.alias ? privateAlias(region) : null;
       try {

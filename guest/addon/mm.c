@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "guard.h"
+#include "uffd.h"
 
 #define CHECK(call) do { if ((call) != napi_ok) { napi_throw_error(env, NULL, #call " failed"); return NULL; } } while (0)
 #define ARGS(n) size_t argc = n; napi_value argv[n]; CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL)); \
@@ -200,6 +201,14 @@ static napi_value js_pagemap(napi_env env, napi_callback_info info) {
   return o;
 }
 
+static void set_counts(napi_env env, napi_value o, const struct scan_counts *c) {
+  set_num(env, o, "pattern", (double)c->pattern);
+  set_num(env, o, "file", (double)c->file);
+  set_num(env, o, "zero", (double)c->zero);
+  set_num(env, o, "other", (double)c->other);
+  set_num(env, o, "faulted", (double)c->faulted);
+}
+
 static const char *signame(int s) { return s == SIGBUS ? "SIGBUS" : s == SIGSEGV ? "SIGSEGV" : "SIG?"; }
 
 static void set_fault(napi_env env, napi_value o, const struct guard_fault *f) {
@@ -233,11 +242,7 @@ static napi_value js_scan(napi_env env, napi_callback_info info) {
   struct scan_counts c;
   guard_scan(ptr(env, argv[0]), (size_t)num(env, argv[1]), first, (uint32_t)num(env, argv[2]), file_seed, &c, &f);
   napi_value o = obj(env);
-  set_num(env, o, "pattern", (double)c.pattern);
-  set_num(env, o, "file", (double)c.file);
-  set_num(env, o, "zero", (double)c.zero);
-  set_num(env, o, "other", (double)c.other);
-  set_num(env, o, "faulted", (double)c.faulted);
+  set_counts(env, o, &c);
   set_fault(env, o, &f);
   return o;
 }
@@ -371,12 +376,59 @@ static napi_value js_child_probe(napi_env env, napi_callback_info info) {
   napi_value o = obj(env);
   if (p.seal_err) set_str(env, o, "sealErrno", strerrorname_np(p.seal_err));
   if (p.op_err) set_str(env, o, "errno", strerrorname_np(p.op_err));
-  set_num(env, o, "pattern", (double)p.c.pattern);
-  set_num(env, o, "file", (double)p.c.file);
-  set_num(env, o, "zero", (double)p.c.zero);
-  set_num(env, o, "other", (double)p.c.other);
-  set_num(env, o, "faulted", (double)p.c.faulted);
+  set_counts(env, o, &p.c);
   set_fault(env, o, &p.f);
+  return o;
+}
+
+/* uffdOpen(features): a userfaultfd after UFFDIO_API. {fd, features, ioctls} or {errno} */
+static napi_value js_uffd_open(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  uint64_t offered = 0, ioctls = 0;
+  int err = 0;
+  int fd = uffd_open((uint64_t)num(env, argv[0]), &offered, &ioctls, &err);
+  if (fd < 0) return result(env, -1, err);
+  napi_value o = obj(env);
+  set_num(env, o, "fd", fd);
+  set_num(env, o, "features", (double)offered);
+  set_big(env, o, "ioctls", ioctls);
+  return o;
+}
+
+/* uffdRegister(fd, addr, len, mode): {ioctls} or {errno} */
+static napi_value js_uffd_register(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  uint64_t ioctls = 0;
+  int r = uffd_register((int)num(env, argv[0]), ptr(env, argv[1]), (size_t)num(env, argv[2]), (uint64_t)num(env, argv[3]), &ioctls);
+  if (r < 0) return result(env, -1, -r);
+  napi_value o = obj(env);
+  set_big(env, o, "ioctls", ioctls);
+  return o;
+}
+
+/* uffdTouch(fd, addr, len, granule, seed, first, fileSeed): read the range while a handler
+ * thread resolves its faults. The scan's counts, plus the faults and events by kind. */
+static napi_value js_uffd_touch(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  struct scan_counts c = {0};
+  struct guard_fault f = {0};
+  struct uffd_counts u = {0};
+  int r = uffd_touch((int)num(env, argv[0]), ptr(env, argv[1]), (size_t)num(env, argv[2]), (size_t)num(env, argv[3]),
+                     (uint32_t)num(env, argv[4]), (uint64_t)num(env, argv[5]), (uint32_t)num(env, argv[6]), &c, &f, &u);
+  if (r < 0) return result(env, -1, -r);
+  napi_value o = obj(env);
+  set_counts(env, o, &c);
+  set_fault(env, o, &f);
+  set_num(env, o, "missing", (double)u.missing);
+  set_num(env, o, "minor", (double)u.minor);
+  set_num(env, o, "wp", (double)u.wp);
+  set_num(env, o, "remove", (double)u.remove);
+  set_num(env, o, "unmap", (double)u.unmap);
+  set_num(env, o, "remap", (double)u.remap);
+  set_num(env, o, "fork", (double)u.fork);
+  if (u.resolve_err) set_str(env, o, "resolveErrno", strerrorname_np(u.resolve_err));
+  napi_value stuck; napi_get_boolean(env, u.stuck, &stuck);
+  napi_set_named_property(env, o, "stuck", stuck);
   return o;
 }
 
@@ -433,6 +485,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"forkFill", 0, js_fork_fill, 0, 0, 0, napi_enumerable, 0},
     {"reap", 0, js_reap, 0, 0, 0, napi_enumerable, 0},
     {"childProbe", 0, js_child_probe, 0, 0, 0, napi_enumerable, 0},
+    {"uffdOpen", 0, js_uffd_open, 0, 0, 0, napi_enumerable, 0},
+    {"uffdRegister", 0, js_uffd_register, 0, 0, 0, napi_enumerable, 0},
+    {"uffdTouch", 0, js_uffd_touch, 0, 0, 0, napi_enumerable, 0},
     {"constants", 0, 0, 0, 0, constants(env), napi_enumerable, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);

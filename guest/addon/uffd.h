@@ -1,0 +1,22 @@
+/* userfaultfd: negotiate, register, and touch a range with a resolving handler thread. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include "guard.h"
+
+struct uffd_counts {
+  size_t missing, minor, wp;           /* page faults by reason */
+  size_t remove, unmap, remap, fork;   /* non-cooperative events */
+  int resolve_err;                     /* errno of the first resolution that failed, 0 if none */
+  int stuck;                           /* the toucher waited on a fault never reported */
+};
+
+/* A userfaultfd with UFFDIO_API done for `features`; -1 with *err set on failure. */
+int uffd_open(uint64_t features, uint64_t *offered, uint64_t *ioctls, int *err);
+/* UFFDIO_REGISTER of [addr, addr+len) in `mode`; 0 with the granted ioctls, or -errno. */
+int uffd_register(int fd, void *addr, size_t len, uint64_t mode, uint64_t *ioctls);
+/* Read every 4 KiB unit of [base, base+len) as guard_scan does while a handler thread resolves
+ * each fault by `granule` (the page size): missing with UFFDIO_COPY of the pattern of `seed` at
+ * the mapping offset (`first` is base's), minor with UFFDIO_CONTINUE. 0, or -errno. */
+int uffd_touch(int fd, uint8_t *base, size_t len, size_t granule, uint32_t seed, uint64_t first, uint32_t file_seed,
+               struct scan_counts *c, struct guard_fault *f, struct uffd_counts *u);

@@ -1,0 +1,228 @@
+// The uffd family (seed 002, post-copy live migration): what userfaultfd offers, what each
+// memory type lets it register, and seed 002's question as a table: after each zap operation on
+// a registered, populated range, does the next touch raise a userfaultfd fault (missing, minor)
+// or does the kernel fill the page itself? The touch reads every 4 KiB unit while a handler
+// thread in the addon resolves each fault as post-copy does (UFFDIO_COPY of the original data,
+// UFFDIO_CONTINUE of the page cache's page), so the content afterwards says whether any data was
+// lost: `kept` after a resolved fault, `zeroed` or `file` where the kernel filled the page.
+import { closeSync } from 'node:fs';
+import type { Case } from '../guest/harness.js';
+import { contentWord, label, releasedBytes } from '../guest/label.js';
+import { mm, type UffdCounts } from '../guest/native.js';
+import { counters, delta } from '../guest/proc.js';
+import { type Content, contentOf, type Observation } from '../guest/protocol.js';
+import { FILE_SEED, type GuestEnv, MEMTYPES, type MemType, withFileData } from './memtypes.js';
+import { caseId, PLAIN, product, record, withFilledRegion, withRegion } from './observe.js';
+import { RANGES, type RangeVariant, ZAP_OPS, type ZapOp } from './zap.js';
+
+const SEED = 0x47;
+
+/** UFFD_FEATURE_* bits by name (include/uapi/linux/userfaultfd.h of the newest tree, 7.3). */
+export const FEATURES: [string, number][] = [
+  ['pagefault_flag_wp', 0],
+  ['event_fork', 1],
+  ['event_remap', 2],
+  ['event_remove', 3],
+  ['missing_hugetlbfs', 4],
+  ['missing_shmem', 5],
+  ['event_unmap', 6],
+  ['sigbus', 7],
+  ['thread_id', 8],
+  ['minor_hugetlbfs', 9],
+  ['minor_shmem', 10],
+  ['exact_address', 11],
+  ['wp_hugetlbfs_shmem', 12],
+  ['wp_unpopulated', 13],
+  ['poison', 14],
+  ['wp_async', 15],
+  ['move', 16],
+  ['rwp', 17],
+  ['rwp_async', 18],
+];
+const bit = (name: string) => 2 ** (FEATURES.find(([n]) => n === name)?.[1] ?? -1);
+
+/** The features a registration may need (which memory, which mode), never those that change
+ * how faults are delivered (SIGBUS, WP_ASYNC) or add events the cases do not read. */
+const REGISTER_FEATURES = ['missing_hugetlbfs', 'missing_shmem', 'minor_hugetlbfs', 'minor_shmem', 'wp_hugetlbfs_shmem', 'wp_unpopulated'];
+
+/** _UFFDIO_* ioctl numbers, for naming the bits UFFDIO_REGISTER grants. */
+const IOCTLS: [string, number][] = [
+  ['wake', 2],
+  ['copy', 3],
+  ['zeropage', 4],
+  ['move', 5],
+  ['writeprotect', 6],
+  ['continue', 7],
+  ['poison', 8],
+  ['rwprotect', 9],
+];
+export const ioctlNames = (mask: bigint) => IOCTLS.filter(([, b]) => (mask >> BigInt(b)) & 1n).map(([n]) => n);
+
+const MODES = { missing: 1, wp: 2, minor: 4 } as const;
+type Mode = keyof typeof MODES;
+
+/** A userfaultfd asking for what registrations need, of what this kernel offers. */
+function openUffd(): { fd: number; errno?: undefined } | { errno: string; fd?: undefined } {
+  const probe = mm.uffdOpen(0);
+  if (probe.errno !== undefined) return probe;
+  closeSync(probe.fd);
+  const want = REGISTER_FEATURES.map(bit).reduce((a, b) => a | b, 0) & probe.features;
+  return mm.uffdOpen(want);
+}
+
+// ---- the API: each feature bit UFFDIO_API offers (asked with features 0)
+interface FeatureOp {
+  id: string;
+  bit: number;
+}
+const FEATURE_OPS: FeatureOp[] = FEATURES.map(([name, b]) => ({ id: `uffd_feature_${name}`, bit: b }));
+
+function observeFeature(op: FeatureOp, mt: MemType): Observation {
+  const u = mm.uffdOpen(0);
+  if (u.fd !== undefined) closeSync(u.fd);
+  const offered = u.errno === undefined && (u.features & (2 ** op.bit)) !== 0;
+  const r = record(op.id, '', mt, 0, u.errno !== undefined ? { errno: u.errno } : { ret: 0 }, {});
+  return { ...r, poolBalanced: null, label: u.errno ?? (offered ? 'offered' : 'absent') };
+}
+
+// ---- registration of a whole mapping in each mode
+interface RegisterOp {
+  id: string;
+  lengthsNeeded?: (mt: MemType) => number;
+  modes: Mode[];
+}
+const REGISTER_OPS: RegisterOp[] = ([['missing'], ['wp'], ['minor'], ['missing', 'wp'], ['missing', 'minor']] as Mode[][]).map((modes) => ({
+  id: `uffd_register_${modes.join('_')}`,
+  modes,
+}));
+
+function observeRegister(op: RegisterOp, mt: MemType, env: GuestEnv, len: number): Observation {
+  return withRegion(
+    mt,
+    env,
+    len,
+    {},
+    (region) => {
+      const u = openUffd();
+      if (u.errno !== undefined) return record(op.id, '', mt, len, u, {});
+      try {
+        const r = mm.uffdRegister(
+          u.fd,
+          region.addr,
+          len,
+          op.modes.map((m) => MODES[m]).reduce((a, b) => a | b, 0),
+        );
+        return record(op.id, '', mt, len, r.errno !== undefined ? r : { ret: 0 }, r.errno !== undefined ? {} : { ioctls: ioctlNames(r.ioctls) });
+      } finally {
+        closeSync(u.fd);
+      }
+    },
+    (o) => (o.errno ? o.errno : `ok ${(o.ioctls ?? []).join(',') || 'none'}`),
+  );
+}
+
+// ---- seed 002's table: populate, register, zap, touch
+interface TouchOp extends ZapOp {
+  mode: Mode;
+  zap: ZapOp;
+}
+
+/** The memory types a mode can register at all (mm/userfaultfd.c vma_can_userfault()): every
+ * anonymous, shmem or hugetlb mapping for MISSING; shmem and hugetlb for MINOR. ext4 never. */
+const registrable = (mode: Mode, mt: MemType) => mt.backing !== 'ext4' && (mode !== 'minor' || mt.hugetlb || mt.shared || mt.file);
+
+const TOUCH_OPS: TouchOp[] = (['missing', 'minor'] as Mode[]).flatMap((mode) =>
+  ZAP_OPS.filter((z) => z.id !== 'punch_hole_nokeep').map((zap) => ({
+    ...zap,
+    id: `uffd_${mode}_${zap.id}`,
+    mode,
+    zap,
+    applies: (mt: MemType) => zap.applies(mt) && registrable(mode, mt),
+  })),
+);
+
+/** The faults the touch met, as one word: `missing:N`, `minor:N` (both when both), `none`. */
+export function faultWord(u: Pick<UffdCounts, 'missing' | 'minor' | 'wp'>): string {
+  const parts = (['missing', 'minor', 'wp'] as const).filter((k) => u[k] > 0).map((k) => `${k}:${u[k]}`);
+  return parts.length ? parts.join(' ') : 'none';
+}
+
+function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
+  const { offset, len: tlen } = range.target(len);
+  const granule = mt.hugePage(env) || 4096;
+  return withFilledRegion(
+    mt,
+    env,
+    len,
+    SEED,
+    (region) => {
+      const u = openUffd();
+      if (u.errno !== undefined) return record(op.id, range.id, mt, tlen, u, { offset });
+      try {
+        const reg = mm.uffdRegister(u.fd, region.addr, len, MODES[op.mode]);
+        if (reg.errno !== undefined) return record(op.id, range.id, mt, tlen, { ret: 0 }, { offset, registerErrno: reg.errno });
+        const before = counters(region.fd);
+        const mapBefore = mm.pagemap(region.addr + BigInt(offset), tlen);
+        const r = op.zap.apply(region, { addr: region.addr + BigInt(offset), offset, len: tlen });
+        const after = counters(region.fd);
+        const mapAfter = mm.pagemap(region.addr + BigInt(offset), tlen);
+        const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
+        if (r.errno !== undefined) return record(op.id, range.id, mt, tlen, r, { offset });
+        const t = mm.uffdTouch(u.fd, region.addr, len, granule, SEED, 0, FILE_SEED);
+        if ('errno' in t && !('missing' in t)) throw new Error(`touch: ${t.errno}`);
+        const touched = t as Content & UffdCounts;
+        return record(op.id, range.id, mt, tlen, r, {
+          offset,
+          presentBefore: mapBefore.present,
+          presentAfter: mapAfter.present,
+          content: contentOf(touched),
+          backing,
+          freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
+          uffd: {
+            missing: touched.missing,
+            minor: touched.minor,
+            wp: touched.wp,
+            remove: touched.remove,
+            unmap: touched.unmap,
+            remap: touched.remap,
+            fork: touched.fork,
+            ...(touched.resolveErrno ? { resolveErrno: touched.resolveErrno } : {}),
+            stuck: touched.stuck,
+          },
+        });
+      } finally {
+        closeSync(u.fd);
+      }
+    },
+    (o) => {
+      if (o.registerErrno) return `register:${o.registerErrno}`;
+      if (o.errno || !o.uffd) return label(o);
+      const words = ['ok', faultWord(o.uffd)];
+      if (o.content) words.push(contentWord(o.content));
+      if (o.freed) words.push('freed');
+      if (o.uffd.resolveErrno) words.push(`resolve:${o.uffd.resolveErrno}`);
+      if (o.uffd.stuck) words.push('stuck');
+      return words.join(' ');
+    },
+  );
+}
+
+export function uffdCases(env: GuestEnv): Case[] {
+  const anon = MEMTYPES.filter((mt) => mt.id === 'anon-private');
+  const features: Case[] = FEATURE_OPS.flatMap((op) => anon.map((mt) => ({ id: caseId(op.id, '', mt.id), skip: null, run: () => observeFeature(op, mt) })));
+  const register = product(
+    env,
+    REGISTER_OPS,
+    PLAIN,
+    () => true,
+    (op, _v, mt, len) => observeRegister(op, mt, env, len),
+  );
+  const touch = product(
+    env,
+    TOUCH_OPS.map((op) => ({ ...op, lengthsNeeded: withFileData })),
+    RANGES,
+    (op, mt) => op.applies(mt),
+    (op, range, mt, len) => observeTouch(op, range, mt, env, len),
+  );
+  return [...features, ...register, ...touch];
+}
