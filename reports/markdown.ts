@@ -1,5 +1,6 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
 import { type ChangeGroup, kernelChanges } from './changes.js';
+import { guideSection } from './guide.js';
 import { KCIDB, kcidbStatus } from './outcome.js';
 import { brokenCases, cellText, kernelEvents, kernelTitle, poolLeaks, type Results, verdictCounts } from './results.js';
 
@@ -42,6 +43,7 @@ export function renderMarkdown(r: Results): string {
     );
   }
   lines.push(...changesSection(r));
+  lines.push(...guideSection(r));
   const deviations = kernels.flatMap((k) =>
     k.cases.flatMap((c) =>
       c.verdict?.status === 'deviation'

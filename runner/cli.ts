@@ -10,6 +10,7 @@ import { buildImage } from '../images/initramfs.js';
 import { checkKernelSpec, parseKernelSpec, prepareKernel } from '../images/kernel.js';
 import { gate, loadAllowlist } from '../reports/diff.js';
 import { Expectations } from '../reports/expectations.js';
+import { guide, renderGuide } from '../reports/guide.js';
 import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
 import { runExit } from '../reports/outcome.js';
 import { brokenCases, poolLeaks, RESULTS_SCHEMA, type Results, verdictCounts } from '../reports/results.js';
@@ -257,6 +258,15 @@ export function program(): Command {
     .addHelpText('after', `\nExample:\n  mmatrix show resv_madv_dontneed.hugetlbfs-private -r runs/latest`)
     .action((id: string, f: { run: string }) => {
       process.stdout.write(showCase(loadResults(f.run), id, Expectations.load()));
+    });
+  p.command('guide')
+    .description("seed 002's list from a run: per memory type and kernel, the zap call that frees a range and guarantees a userfaultfd fault")
+    .option('-r, --run <run>', 'run folder or results.json', 'runs/latest')
+    .option('--memtype <memtype>', 'one memory type, e.g. memfd-shared')
+    .option('--kernel <kernel>', 'one kernel, by release or spec')
+    .addHelpText('after', `\nExample:\n  mmatrix guide -r runs/latest --memtype hugetlbfs-private`)
+    .action((f: { run: string; memtype?: string; kernel?: string }) => {
+      process.stdout.write(renderGuide(guide(loadResults(f.run), { memtype: f.memtype, kernel: f.kernel })));
     });
   p.command('kernels')
     .description('the kernel sources mmatrix knows, their newest versions, and what is cached')
