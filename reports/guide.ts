@@ -121,26 +121,37 @@ export function renderGuide(rows: GuideRow[]): string {
   return `${out.join('\n')}\n`;
 }
 
-/** matrix.md's section: one line per memory type, one column per kernel, the guaranteed calls. */
-export function guideSection(r: Results): string[] {
+/** The guide as a table: one row per memory type, one column per kernel, the guaranteed calls
+ * (and MINOR's, and whether the seed's pick is contradicted) in each cell; null without uffd cells. */
+export function guideTable(r: Results): { kernels: string[]; rows: { memtype: string; cells: string[] }[] } | null {
   const rows = r.kernels.flatMap((k) => rowsOf(k, null));
-  if (rows.length === 0) return [];
+  if (rows.length === 0) return null;
   const kernels = [...new Set(rows.map((x) => x.kernel))];
-  const types = [...new Set(rows.map((x) => x.memtype))];
   const cell = (k: string, t: string) => {
     const row = rows.find((x) => x.kernel === k && x.memtype === t);
     if (!row) return '—';
     const minor = row.minor.length ? `; MINOR: ${row.minor.join(', ')}` : '';
     return `${list(row.guaranteed)}${minor}${row.seed?.includes('CONTRADICTED') ? ' (contradicts seed 002)' : ''}`;
   };
+  return { kernels, rows: [...new Set(rows.map((x) => x.memtype))].map((t) => ({ memtype: t, cells: kernels.map((k) => cell(k, t)) })) };
+}
+
+export const GUIDE_INTRO =
+  'The calls that free the range and guarantee that the next touch raises a userfaultfd MISSING fault, from the uffd cells (seed 002); `mmatrix guide` gives the calls that do not fault and those that fail.';
+
+/** matrix.md's section: one line per memory type, one column per kernel, the guaranteed calls. */
+export function guideSection(r: Results): string[] {
+  const t = guideTable(r);
+  if (!t) return [];
+  const { kernels } = t;
   return [
     '',
     '## Zap call per memory type (userfaultfd)',
     '',
-    'The calls that free the range and guarantee that the next touch raises a userfaultfd MISSING fault, from the uffd cells (seed 002); `mmatrix guide` gives the calls that do not fault and those that fail.',
+    GUIDE_INTRO,
     '',
     `| memory type | ${kernels.join(' | ')} |`,
     `|---|${kernels.map(() => '---').join('|')}|`,
-    ...types.map((t) => `| ${t} | ${kernels.map((k) => cell(k, t)).join(' | ')} |`),
+    ...t.rows.map((row) => `| ${row.memtype} | ${row.cells.join(' | ')} |`),
   ];
 }

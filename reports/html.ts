@@ -5,6 +5,7 @@
 // changed, under the expectation entry that explains them (reports/changes.ts). Grid: one kernel
 // and one family as operations × memory types, a coloured square per cell.
 import { kernelChanges } from './changes.js';
+import { GUIDE_INTRO, guideTable } from './guide.js';
 import { caseIds } from './markdown.js';
 import { type CaseResult, kernelTitle, type Results } from './results.js';
 
@@ -108,6 +109,7 @@ h1{font-size:18px;margin:0 0 6px}
 nav button{font:inherit;padding:3px 12px;border:1px solid #99a;background:#f4f4f8;cursor:pointer}
 nav button.on{background:#2d4a8a;color:#fff}
 .view{display:none}.view.on{display:block}
+table.guide{table-layout:auto}table.guide td{white-space:normal;max-width:260px;vertical-align:top}
 #matrix table{border-collapse:collapse;table-layout:fixed;width:100%}
 th,td{border:1px solid #ccc;padding:1px 4px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 thead th{position:sticky;top:0;background:#f4f4f4;z-index:1}
@@ -245,7 +247,7 @@ for (const part of location.hash.slice(1).split('&').filter(Boolean)) {
   if (!e) continue;
   if (e.type === 'checkbox') e.checked = true; else e.value = v;
 }
-render(); grid(); show(['matrix', 'changes', 'grid'].includes(view) ? view : 'matrix');
+render(); grid(); show(['matrix', 'changes', 'grid', 'guide'].includes(view) ? view : 'matrix');
 // How the page laid out, for the browser test and anyone curious: the page's width and how many kernel columns fit.
 const right = [...head.children].filter((th) => th.getBoundingClientRect().right <= document.documentElement.clientWidth).length - 1;
 document.body.dataset.scrollWidth = String(document.documentElement.scrollWidth);
@@ -254,15 +256,25 @@ document.body.dataset.columnsVisible = String(right);
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+/** The guide view: seed 002's table, rendered here (it needs no script). */
+function guideHtml(r: Results): string {
+  const t = guideTable(r);
+  if (!t) return '';
+  const head = `<tr><th>memory type</th>${t.kernels.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>`;
+  const body = t.rows.map((row) => `<tr><td>${esc(row.memtype)}</td>${row.cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('');
+  return `<div id="guide" class="view"><p>${esc(GUIDE_INTRO).replace(/`([^`]+)`/g, '<code>$1</code>')}</p><table class="guide"><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
+}
+
 export function renderHtml(r: Results): string {
   // JSON inside <script>: "</" must not close the element.
   const data = JSON.stringify(htmlData(r)).replace(/</g, '\\u003c');
   const kinds = KINDS.map(([k, t]) => `<span><span class="sq k-${k}"></span> ${esc(t)}</span>`).join('');
+  const guide = guideHtml(r);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mmatrix ${esc(r.runId)}</title><style>${STYLE}</style></head>
 <body>
 <h1>mmatrix run ${esc(r.runId)}${r.complete ? '' : ' (incomplete)'}</h1>
-<nav><button data-view="matrix">Matrix</button> <button data-view="changes">Changes between kernels</button> <button data-view="grid">Grid</button></nav>
+<nav><button data-view="matrix">Matrix</button> <button data-view="changes">Changes between kernels</button> <button data-view="grid">Grid</button>${guide ? ' <button data-view="guide">Zap call per memory type</button>' : ''}</nav>
 <div id="matrix" class="view">
 <div class="legend"><span class="conformant">✓ conforms</span><span class="deviation">✗ deviates</span><span class="none">no expectation</span><span class="skip">SKIP</span><span class="error">ERROR</span><span class="changed" style="box-shadow:inset 3px 0 0 #7a4de0">differs from the kernel before</span> · hover a cell for its whole label, click to pin it</div>
 <div class="controls">
@@ -282,6 +294,7 @@ export function renderHtml(r: Results): string {
 <div class="legend">${kinds}<span><span class="sq k-kept freed"></span> dark inner border: backing freed</span></div>
 <div id="gridbox"></div>
 </div>
+${guide}
 <script type="application/json" id="data">${data}</script>
 <script>${SCRIPT}</script>
 </body></html>

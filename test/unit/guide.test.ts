@@ -1,6 +1,7 @@
 // The guide: seed 002's list from uffd cells, and its matrix.md section.
 import test from 'ava';
 import { guide, guideSection, renderGuide } from '../../reports/guide.js';
+import { renderHtml } from '../../reports/html.js';
 import { kernelResult, observation, resultsOf } from '../helpers/results.js';
 
 const MB4 = 4 << 20;
@@ -57,6 +58,13 @@ test('a refused registration is no result; the text and the matrix.md section', 
   const md = guideSection(run).join('\n');
   t.regex(md, /## Zap call per memory type \(userfaultfd\)/);
   t.regex(md, /\| memfd-private \| — \(contradicts seed 002\) \| — \|/);
+});
+
+test('matrix.html gets the table as a view of its own, and none without uffd cells', (t) => {
+  const html = renderHtml(run);
+  t.regex(html, /<button data-view="guide">Zap call per memory type<\/button>/);
+  t.regex(html, /<div id="guide" class="view">.*<td>memfd-shared<\/td><td>MADV_REMOVE, fallocate\(PUNCH_HOLE\); MINOR: MADV_DONTNEED<\/td>/s);
+  t.notRegex(renderHtml(resultsOf([kernelResult()])), /id="guide"/);
 });
 
 test('bad input: an unknown kernel, or a run without uffd cells, is a one-line error', (t) => {
