@@ -82,10 +82,10 @@ function rowsOf(k: KernelResult, memtype: string | null): GuideRow[] {
       // A private mapping of a file that holds data reads it back without a fault; the seed's
       // guest memory file held none, so a miss (and a fault) would come there.
       const held = silent?.includes('reads file') ? ", as the file holds data of its own (the seed's guest memory file had none)" : '';
-      const why = failed ? `fails with ${failed.slice(pick.length + 1)}` : silent ? `does not fault ${silent.slice(pick.length + 1)}${held}` : 'was not run';
-      row.seed = row.guaranteed.includes(pick)
-        ? `seed 002 (${seed.kind} -> ${pick}): borne out`
-        : `seed 002 (${seed.kind} -> ${pick}): CONTRADICTED here: ${pick} ${why}`;
+      const why = failed ? `fails with ${failed.slice(pick.length + 1)}` : `does not fault ${silent?.slice(pick.length + 1)}${held}`;
+      const tag = `seed 002 (${seed.kind} -> ${pick})`;
+      if (row.guaranteed.includes(pick)) row.seed = `${tag}: borne out`;
+      else row.seed = failed || silent ? `${tag}: CONTRADICTED here: ${pick} ${why}` : `${tag}: not in this run`;
     }
     return row;
   });

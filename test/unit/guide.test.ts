@@ -53,6 +53,8 @@ test('a refused registration is no result; the text and the matrix.md section', 
   const [old] = guide(run, { kernel: 'debian:bullseye' });
   t.deepEqual(old.minor, []);
   t.deepEqual(old.guaranteed, ['fallocate(PUNCH_HOLE)']);
+  const [hugeOld] = guide(resultsOf([kernelResult({ cases: [cell('uffd_missing_madv_dontneed.hugetlbfs-shared', 'EINVAL')] })]));
+  t.regex(hugeOld.seed ?? '', /hugetlbfs VM_SHARED -> fallocate\(PUNCH_HOLE\)\): not in this run/, 'a pick the run did not try is not contradicted');
   const text = renderGuide(guide(run));
   t.regex(text, /^6\.1\.0\n {2}memfd-shared\n {4}frees and guarantees a MISSING fault: MADV_REMOVE, fallocate\(PUNCH_HOLE\)/m);
   const md = guideSection(run).join('\n');
