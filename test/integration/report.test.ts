@@ -24,7 +24,9 @@ test.serial('matrix.html of the five default kernels: all columns at 1500 px, ch
   t.is(results.kernels.length, 5);
   const html = `file://${join(dir, 'matrix.html')}`;
   const dom = (view: string) => {
-    const d = spawnSync('chromium', [...chrome, '--dump-dom', `${html}#view=${view}`], { encoding: 'utf8', timeout: 120_000 });
+    // The DOM of a big run is megabytes: past spawnSync's default 1 MB the dump is cut (ENOBUFS).
+    const d = spawnSync('chromium', [...chrome, '--dump-dom', `${html}#view=${view}`], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 30 });
+    t.is(d.error, undefined, String(d.error));
     t.is(d.status, 0, d.stderr);
     return d.stdout;
   };
