@@ -56,6 +56,10 @@ export interface Native {
   /** Read every 4 KiB unit while a handler thread resolves faults by `granule` (missing: UFFDIO_COPY
    * of the pattern of `seed`; minor: UFFDIO_CONTINUE); counts the faults and events by kind. */
   uffdTouch(fd: number, addr: Addr, len: number, granule: number, seed: number, first: number, fileSeed: number): (Content & UffdCounts) | { errno: string };
+  /** A handler thread that resolves faults as uffdTouch does and counts events, while the caller
+   * makes one operation; uffdStop ends it and returns the counts. */
+  uffdStart(fd: number, addr: Addr, len: number, granule: number, seed: number): { handle: bigint; errno?: undefined } | { errno: string; handle?: undefined };
+  uffdStop(handle: bigint): UffdCounts;
   /** Let a forkFill child exit; ret is its wait status. */
   reap(pid: number, hold: number): Sys;
   constants: Record<string, number>;

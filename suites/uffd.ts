@@ -8,11 +8,11 @@
 import { closeSync } from 'node:fs';
 import type { Case } from '../guest/harness.js';
 import { contentWord, label, releasedBytes } from '../guest/label.js';
-import { mm, type UffdCounts } from '../guest/native.js';
+import { K, mm, type Sys, type UffdCounts } from '../guest/native.js';
 import { counters, delta } from '../guest/proc.js';
 import { type Content, contentOf, type Observation } from '../guest/protocol.js';
-import { FILE_SEED, type GuestEnv, MEMTYPES, type MemType, withFileData } from './memtypes.js';
-import { caseId, PLAIN, product, record, withFilledRegion, withRegion } from './observe.js';
+import { alignedHole, FILE_SEED, type GuestEnv, MEMTYPES, type MemType, type Region, withFileData } from './memtypes.js';
+import { caseId, PLAIN, product, type Recorded, record, withFilledRegion, withRegion } from './observe.js';
 import { RANGES, type RangeVariant, ZAP_OPS, type ZapOp } from './zap.js';
 
 const SEED = 0x47;
@@ -61,12 +61,12 @@ export const ioctlNames = (mask: bigint) => IOCTLS.filter(([, b]) => (mask >> Bi
 const MODES = { missing: 1, wp: 2, minor: 4 } as const;
 type Mode = keyof typeof MODES;
 
-/** A userfaultfd asking for what registrations need, of what this kernel offers. */
-function openUffd(): { fd: number; errno?: undefined } | { errno: string; fd?: undefined } {
+/** A userfaultfd asking for what registrations need (and `extra` features), of what this kernel offers. */
+function openUffd(extra: string[] = []): { fd: number; errno?: undefined } | { errno: string; fd?: undefined } {
   const probe = mm.uffdOpen(0);
   if (probe.errno !== undefined) return probe;
   closeSync(probe.fd);
-  const want = REGISTER_FEATURES.map(bit).reduce((a, b) => a | b, 0) & probe.features;
+  const want = [...REGISTER_FEATURES, ...extra].map(bit).reduce((a, b) => a | b, 0) & probe.features;
   return mm.uffdOpen(want);
 }
 
@@ -147,6 +147,26 @@ export function faultWord(u: Pick<UffdCounts, 'missing' | 'minor' | 'wp'>): stri
   return parts.length ? parts.join(' ') : 'none';
 }
 
+/** Open a userfaultfd (with `extra` features), register the region in `mode`, run `body` with
+ * the fd and close it; a refused open or registration is the cell (via `fail`). */
+function registered(
+  region: Region,
+  mode: Mode,
+  extra: string[],
+  fail: (facts: Partial<Recorded>, r: Sys) => Recorded,
+  body: (fd: number) => Recorded,
+): Recorded {
+  const u = openUffd(extra);
+  if (u.errno !== undefined) return fail({}, u);
+  try {
+    const reg = mm.uffdRegister(u.fd, region.addr, region.len, MODES[mode]);
+    if (reg.errno !== undefined) return fail({ registerErrno: reg.errno }, { ret: 0 });
+    return body(u.fd);
+  } finally {
+    closeSync(u.fd);
+  }
+}
+
 function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestEnv, len: number): Observation {
   const { offset, len: tlen } = range.target(len);
   const granule = mt.hugePage(env) || 4096;
@@ -155,45 +175,44 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
     env,
     len,
     SEED,
-    (region) => {
-      const u = openUffd();
-      if (u.errno !== undefined) return record(op.id, range.id, mt, tlen, u, { offset });
-      try {
-        const reg = mm.uffdRegister(u.fd, region.addr, len, MODES[op.mode]);
-        if (reg.errno !== undefined) return record(op.id, range.id, mt, tlen, { ret: 0 }, { offset, registerErrno: reg.errno });
-        const before = counters(region.fd);
-        const mapBefore = mm.pagemap(region.addr + BigInt(offset), tlen);
-        const r = op.zap.apply(region, { addr: region.addr + BigInt(offset), offset, len: tlen });
-        const after = counters(region.fd);
-        const mapAfter = mm.pagemap(region.addr + BigInt(offset), tlen);
-        const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
-        if (r.errno !== undefined) return record(op.id, range.id, mt, tlen, r, { offset });
-        const t = mm.uffdTouch(u.fd, region.addr, len, granule, SEED, 0, FILE_SEED);
-        if ('errno' in t && !('missing' in t)) throw new Error(`touch: ${t.errno}`);
-        const touched = t as Content & UffdCounts;
-        return record(op.id, range.id, mt, tlen, r, {
-          offset,
-          presentBefore: mapBefore.present,
-          presentAfter: mapAfter.present,
-          content: contentOf(touched),
-          backing,
-          freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
-          uffd: {
-            missing: touched.missing,
-            minor: touched.minor,
-            wp: touched.wp,
-            remove: touched.remove,
-            unmap: touched.unmap,
-            remap: touched.remap,
-            fork: touched.fork,
-            ...(touched.resolveErrno ? { resolveErrno: touched.resolveErrno } : {}),
-            stuck: touched.stuck,
-          },
-        });
-      } finally {
-        closeSync(u.fd);
-      }
-    },
+    (region) =>
+      registered(
+        region,
+        op.mode,
+        [],
+        (facts, r) => record(op.id, range.id, mt, tlen, r, { offset, ...facts }),
+        (fd) => {
+          const before = counters(region.fd);
+          const mapBefore = mm.pagemap(region.addr + BigInt(offset), tlen);
+          const r = op.zap.apply(region, { addr: region.addr + BigInt(offset), offset, len: tlen });
+          const after = counters(region.fd);
+          const mapAfter = mm.pagemap(region.addr + BigInt(offset), tlen);
+          const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
+          if (r.errno !== undefined) return record(op.id, range.id, mt, tlen, r, { offset });
+          const t = mm.uffdTouch(fd, region.addr, len, granule, SEED, 0, FILE_SEED);
+          if ('errno' in t && !('missing' in t)) throw new Error(`touch: ${t.errno}`);
+          const touched = t as Content & UffdCounts;
+          return record(op.id, range.id, mt, tlen, r, {
+            offset,
+            presentBefore: mapBefore.present,
+            presentAfter: mapAfter.present,
+            content: contentOf(touched),
+            backing,
+            freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
+            uffd: {
+              missing: touched.missing,
+              minor: touched.minor,
+              wp: touched.wp,
+              remove: touched.remove,
+              unmap: touched.unmap,
+              remap: touched.remap,
+              fork: touched.fork,
+              ...(touched.resolveErrno ? { resolveErrno: touched.resolveErrno } : {}),
+              stuck: touched.stuck,
+            },
+          });
+        },
+      ),
     (o) => {
       if (o.registerErrno) return `register:${o.registerErrno}`;
       if (o.errno || !o.uffd) return label(o);
@@ -204,6 +223,81 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
       if (o.uffd.stuck) words.push('stuck');
       return words.join(' ');
     },
+  );
+}
+
+// ---- non-cooperative events: what a registered range's owner hears of an operation on it
+interface EventOp {
+  id: string;
+  lengthsNeeded?: (mt: MemType) => number;
+  run(r: Region, align: number): Sys;
+}
+
+const EVENT_FEATURES = ['event_remove', 'event_unmap', 'event_remap', 'event_fork'];
+
+const EVENT_OPS: EventOp[] = [
+  { id: 'uffd_event_dontneed', run: (r) => mm.madvise(r.addr, r.len, K.MADV_DONTNEED) },
+  { id: 'uffd_event_remove', run: (r) => mm.madvise(r.addr, r.len, K.MADV_REMOVE) },
+  {
+    id: 'uffd_event_munmap',
+    run: (r) => {
+      const u = mm.munmap(r.addr, r.len);
+      if (u.errno === undefined) r.len = 0; // gone: close() has nothing left to unmap
+      return u;
+    },
+  },
+  {
+    // A move to a free address of the type's alignment.
+    id: 'uffd_event_mremap',
+    run: (r, align) => {
+      const dest = alignedHole(r.len, align);
+      const m = mm.mremap(r.addr, r.len, r.len, K.MREMAP_MAYMOVE | K.MREMAP_FIXED, dest);
+      if (m.errno !== undefined) {
+        mm.munmap(dest, r.len);
+        return m;
+      }
+      r.addr = m.addr;
+      return { ret: 0 };
+    },
+  },
+  {
+    // A fork whose child reads the range and exits; the parent hears of the child's copy.
+    id: 'uffd_event_fork',
+    run: (r) => {
+      const p = mm.childProbe(r.addr, r.len, K.STEP_NONE, SEED, 0, FILE_SEED, 0);
+      return p.errno ? { errno: p.errno } : { ret: 0 };
+    },
+  },
+];
+
+/** The events word: each kind that arrived with its count, or `none`. */
+export function eventWord(u: Pick<UffdCounts, 'remove' | 'unmap' | 'remap' | 'fork'>): string {
+  const parts = (['remove', 'unmap', 'remap', 'fork'] as const).filter((k) => u[k] > 0).map((k) => `${k}:${u[k]}`);
+  return parts.length ? parts.join(' ') : 'none';
+}
+
+function observeEvent(op: EventOp, mt: MemType, env: GuestEnv, len: number): Observation {
+  const align = Math.max(mt.hugePage(env), 2 << 20);
+  const granule = mt.hugePage(env) || 4096;
+  return withFilledRegion(
+    mt,
+    env,
+    len,
+    SEED,
+    (region) =>
+      registered(
+        region,
+        'missing',
+        EVENT_FEATURES,
+        (facts, r) => record(op.id, '', mt, len, r, facts),
+        (fd) => {
+          const h = mm.uffdStart(fd, region.addr, len, granule, SEED);
+          if (h.errno !== undefined) throw new Error(`uffd handler: ${h.errno}`);
+          const r = op.run(region, align);
+          return record(op.id, '', mt, len, r, { uffd: { ...mm.uffdStop(h.handle) } });
+        },
+      ),
+    (o) => (o.registerErrno ? `register:${o.registerErrno}` : `${o.errno ?? 'ok'} ${o.uffd ? eventWord(o.uffd) : 'none'}`),
   );
 }
 
@@ -224,5 +318,12 @@ export function uffdCases(env: GuestEnv): Case[] {
     (op, mt) => op.applies(mt),
     (op, range, mt, len) => observeTouch(op, range, mt, env, len),
   );
-  return [...features, ...register, ...touch];
+  const events = product(
+    env,
+    EVENT_OPS.map((op) => ({ ...op, lengthsNeeded: withFileData })),
+    PLAIN,
+    (_op, mt) => registrable('missing', mt),
+    (op, _v, mt, len) => observeEvent(op, mt, env, len),
+  );
+  return [...features, ...register, ...touch, ...events];
 }

@@ -6,6 +6,7 @@
 #include <linux/falloc.h>
 #include <node_api.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,6 +407,49 @@ static napi_value js_uffd_register(napi_env env, napi_callback_info info) {
   return o;
 }
 
+static void set_uffd_counts(napi_env env, napi_value o, const struct uffd_counts *u) {
+  set_num(env, o, "missing", (double)u->missing);
+  set_num(env, o, "minor", (double)u->minor);
+  set_num(env, o, "wp", (double)u->wp);
+  set_num(env, o, "remove", (double)u->remove);
+  set_num(env, o, "unmap", (double)u->unmap);
+  set_num(env, o, "remap", (double)u->remap);
+  set_num(env, o, "fork", (double)u->fork);
+  if (u->resolve_err) set_str(env, o, "resolveErrno", strerrorname_np(u->resolve_err));
+  napi_value stuck; napi_get_boolean(env, u->stuck, &stuck);
+  napi_set_named_property(env, o, "stuck", stuck);
+}
+
+/* A running handler for JS: the counts live beside it until uffdStop. */
+struct js_handler { struct uffd_counts u; struct uffd_handler *x; };
+
+/* uffdStart(fd, addr, len, granule, seed): a handler thread resolving faults and counting events
+ * while JS makes one operation; {handle} (pass it to uffdStop) or {errno} */
+static napi_value js_uffd_start(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  struct js_handler *j = calloc(1, sizeof *j);
+  int err = ENOMEM;
+  if (j) j->x = uffd_start((int)num(env, argv[0]), ptr(env, argv[1]), (size_t)num(env, argv[2]), (size_t)num(env, argv[3]),
+                           (uint32_t)num(env, argv[4]), 0, &j->u, &err);
+  if (!j || !j->x) { free(j); return result(env, -1, err); }
+  napi_value o = obj(env);
+  set_big(env, o, "handle", (uint64_t)(uintptr_t)j);
+  return o;
+}
+
+/* uffdStop(handle): stop the handler; the faults and events it counted. */
+static napi_value js_uffd_stop(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  uint64_t h; bool lossless;
+  if (napi_get_value_bigint_uint64(env, argv[0], &h, &lossless) != napi_ok || !h) { napi_throw_type_error(env, NULL, "not a handler"); return NULL; }
+  struct js_handler *j = (struct js_handler *)(uintptr_t)h;
+  uffd_stop(j->x);
+  napi_value o = obj(env);
+  set_uffd_counts(env, o, &j->u);
+  free(j);
+  return o;
+}
+
 /* uffdTouch(fd, addr, len, granule, seed, first, fileSeed): read the range while a handler
  * thread resolves its faults. The scan's counts, plus the faults and events by kind. */
 static napi_value js_uffd_touch(napi_env env, napi_callback_info info) {
@@ -419,16 +463,7 @@ static napi_value js_uffd_touch(napi_env env, napi_callback_info info) {
   napi_value o = obj(env);
   set_counts(env, o, &c);
   set_fault(env, o, &f);
-  set_num(env, o, "missing", (double)u.missing);
-  set_num(env, o, "minor", (double)u.minor);
-  set_num(env, o, "wp", (double)u.wp);
-  set_num(env, o, "remove", (double)u.remove);
-  set_num(env, o, "unmap", (double)u.unmap);
-  set_num(env, o, "remap", (double)u.remap);
-  set_num(env, o, "fork", (double)u.fork);
-  if (u.resolve_err) set_str(env, o, "resolveErrno", strerrorname_np(u.resolve_err));
-  napi_value stuck; napi_get_boolean(env, u.stuck, &stuck);
-  napi_set_named_property(env, o, "stuck", stuck);
+  set_uffd_counts(env, o, &u);
   return o;
 }
 
@@ -488,6 +523,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"uffdOpen", 0, js_uffd_open, 0, 0, 0, napi_enumerable, 0},
     {"uffdRegister", 0, js_uffd_register, 0, 0, 0, napi_enumerable, 0},
     {"uffdTouch", 0, js_uffd_touch, 0, 0, 0, napi_enumerable, 0},
+    {"uffdStart", 0, js_uffd_start, 0, 0, 0, napi_enumerable, 0},
+    {"uffdStop", 0, js_uffd_stop, 0, 0, 0, napi_enumerable, 0},
     {"constants", 0, 0, 0, 0, constants(env), napi_enumerable, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);

@@ -134,20 +134,46 @@ static void *handle(void *arg) {
   }
 }
 
+struct uffd_handler {
+  struct handler h;
+  pthread_t thread;
+  int done[2];
+};
+
+struct uffd_handler *uffd_start(int fd, uint8_t *base, size_t len, size_t granule, uint32_t seed, uint64_t first,
+                                struct uffd_counts *u, int *err) {
+  struct uffd_handler *x = calloc(1, sizeof *x);
+  if (!x) { *err = ENOMEM; return NULL; }
+  if (pipe2(x->done, O_CLOEXEC) < 0) { *err = errno; free(x); return NULL; }
+  x->h = (struct handler){ .fd = fd, .stop = x->done[0], .base = base, .len = len, .granule = granule, .first = first, .seed = seed, .u = u };
+  x->h.src = malloc(granule);
+  int e = x->h.src ? pthread_create(&x->thread, NULL, handle, &x->h) : ENOMEM;
+  if (e) {
+    free(x->h.src);
+    close(x->done[0]);
+    close(x->done[1]);
+    free(x);
+    *err = e;
+    return NULL;
+  }
+  return x;
+}
+
+void uffd_stop(struct uffd_handler *x) {
+  if (write(x->done[1], "x", 1) < 0) {}
+  pthread_join(x->thread, NULL);
+  free(x->h.src);
+  close(x->done[0]);
+  close(x->done[1]);
+  free(x);
+}
+
 int uffd_touch(int fd, uint8_t *base, size_t len, size_t granule, uint32_t seed, uint64_t first, uint32_t file_seed,
                struct scan_counts *c, struct guard_fault *f, struct uffd_counts *u) {
-  int done[2];
-  if (pipe2(done, O_CLOEXEC) < 0) return -errno;
-  struct handler h = { .fd = fd, .stop = done[0], .base = base, .len = len, .granule = granule, .first = first, .seed = seed, .u = u };
-  h.src = malloc(granule);
-  pthread_t t;
-  int e = h.src ? pthread_create(&t, NULL, handle, &h) : ENOMEM;
-  if (e) { free(h.src); close(done[0]); close(done[1]); return -e; }
+  int err = 0;
+  struct uffd_handler *x = uffd_start(fd, base, len, granule, seed, first, u, &err);
+  if (!x) return -err;
   guard_scan(base, len, first, seed, file_seed, c, f);
-  if (write(done[1], "x", 1) < 0) {}
-  pthread_join(t, NULL);
-  free(h.src);
-  close(done[0]);
-  close(done[1]);
+  uffd_stop(x);
   return 0;
 }

@@ -15,6 +15,12 @@ struct uffd_counts {
 int uffd_open(uint64_t features, uint64_t *offered, uint64_t *ioctls, int *err);
 /* UFFDIO_REGISTER of [addr, addr+len) in `mode`; 0 with the granted ioctls, or -errno. */
 int uffd_register(int fd, void *addr, size_t len, uint64_t mode, uint64_t *ioctls);
+/* A handler thread resolving faults (as uffd_touch describes) and counting events into *u until
+ * uffd_stop: for an operation the caller makes meanwhile (events are read while it waits). */
+struct uffd_handler;
+struct uffd_handler *uffd_start(int fd, uint8_t *base, size_t len, size_t granule, uint32_t seed, uint64_t first,
+                                struct uffd_counts *u, int *err);
+void uffd_stop(struct uffd_handler *x);
 /* Read every 4 KiB unit of [base, base+len) as guard_scan does while a handler thread resolves
  * each fault by `granule` (the page size): missing with UFFDIO_COPY of the pattern of `seed` at
  * the mapping offset (`first` is base's), minor with UFFDIO_CONTINUE. 0, or -errno. */
