@@ -59,6 +59,10 @@ export function thpWord(beforeKb: number, afterKb: number, regionLen: number, pa
   return null;
 }
 
+/** thpWord of a THP case's recorded pmdBefore / pmdAfter; null where the case did not ask. */
+export const pmdWord = (o: { pmdBefore?: number | null; pmdAfter?: number | null }, regionLen: number, partial: boolean, kept: boolean) =>
+  o.pmdAfter === undefined || o.pmdAfter === null ? null : thpWord(o.pmdBefore ?? 0, o.pmdAfter, regionLen, partial, kept);
+
 export function presenceWord(present: number, units: number): string {
   return present === units ? 'present' : present === 0 ? 'absent' : 'partial';
 }

@@ -3,13 +3,12 @@
 // afterwards we read what it keeps, what a grown tail holds, and what the range it left
 // behind reads as.
 import type { Case } from '../guest/harness.js';
-import { SkipCase } from '../guest/harness.js';
-import { contentWord, label, thpWord } from '../guest/label.js';
+import { contentWord, label, pmdWord } from '../guest/label.js';
 import { K, type Mapped, mm } from '../guest/native.js';
 import { pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
 import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData } from './memtypes.js';
-import { PLAIN, product, record, withFilledRegion } from './observe.js';
+import { PLAIN, pmdBeforeOp, product, record, withFilledRegion } from './observe.js';
 
 const SEED = 0x3c;
 // include/uapi/asm-generic/mman-common.h (since 4.17): map there or fail with EEXIST, never replace.
@@ -26,12 +25,34 @@ interface Moved {
 export interface MremapOp {
   id: string;
   lengthsNeeded?: (mt: MemType) => number; // the file's own data: see withFileData
-  /** The kernel picks the new address. Before anonymous ranges were THP-aligned (efa7df3e3bb5,
-   * v6.7) whether it is 2 MiB-aligned, and so whether PMDs survive the move, depends on the
-   * address-space layout other cases left, not on the call: such cells record pmdBefore and
-   * pmdAfter but their label says nothing about PMDs (a run of 6.1 once placed it unaligned). */
-  kernelPlaced?: boolean;
-  run(region: Region, align: number): Moved;
+  /** An op that lets the kernel pick the new address calls `placing(newLen)` right before its mremap. */
+  run(region: Region, align: number, placing: (newLen: number) => void): Moved;
+}
+
+const ANON = K.MAP_PRIVATE | K.MAP_ANONYMOUS;
+const PMD = 2n << 20n;
+
+/** Make the kernel's next placement of `len` anonymous bytes (no hint) 2 MiB-unaligned unless the
+ * kernel aligns it itself. A THP type asks whether PMDs survive a kernel-placed move, and that
+ * turns on the new address: from v6.7 (efa7df3e3bb5 "mm: align larger anonymous mappings on THP
+ * boundaries") __get_unmapped_area() aligns anonymous lengths that are PMD multiples; before, the
+ * top-down allocator takes the top of the highest gap that fits, wherever earlier cases left it.
+ * So each probe of that choice that lands aligned is pinned by a 4 KiB filler at its top: a kernel
+ * that does not align then places below it, unaligned, and one that aligns keeps aligning. The
+ * fillers are returned, for unmapping after the move. */
+export function unalignPlacement(len: number, tries = 8): bigint[] {
+  const fillers: bigint[] = [];
+  for (let i = 0; i < tries; i++) {
+    const p = mm.mmap(0, len, K.PROT_NONE, ANON, -1, 0);
+    if (p.errno !== undefined) break;
+    mm.munmap(p.addr, len);
+    if (p.addr % PMD !== 0n) break;
+    const top = p.addr + BigInt(len) - 4096n;
+    const f = mm.mmap(top, 4096, K.PROT_NONE, ANON | MAP_FIXED_NOREPLACE, -1, 0);
+    if (f.errno !== undefined) break;
+    fillers.push(f.addr);
+  }
+  return fillers;
 }
 
 /** Make the region's second half a VMA of its own (read-only), so a range over the whole region
@@ -65,12 +86,12 @@ export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_grow_maymove',
     lengthsNeeded: withFileData,
-    kernelPlaced: true,
     // Twice the size, with the page after the mapping taken so it cannot grow in place: the
     // move is then deterministic. For a file or shmem object the new half lies beyond its end.
-    run: (g) => {
+    run: (g, _align, placing) => {
       const end = g.addr + BigInt(g.len);
       const block = mm.mmap(end, 4096, K.PROT_NONE, K.MAP_PRIVATE | K.MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+      placing(g.len * 2);
       const r = mm.mremap(g.addr, g.len, g.len * 2, K.MREMAP_MAYMOVE, 0);
       if (block.addr === end) mm.munmap(end, 4096); // ours; EEXIST means something else holds it
       return { r, oldLen: g.len, newLen: g.len * 2, left: { addr: g.addr, len: g.len } };
@@ -110,13 +131,15 @@ export const MREMAP_OPS: MremapOp[] = [
   {
     id: 'mremap_dontunmap',
     lengthsNeeded: withFileData,
-    kernelPlaced: true,
-    run: (g) => ({
-      r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0),
-      oldLen: g.len,
-      newLen: g.len,
-      left: { addr: g.addr, len: g.len },
-    }),
+    run: (g, _align, placing) => {
+      placing(g.len);
+      return {
+        r: mm.mremap(g.addr, g.len, g.len, K.MREMAP_MAYMOVE | K.MREMAP_DONTUNMAP, 0),
+        oldLen: g.len,
+        newLen: g.len,
+        left: { addr: g.addr, len: g.len },
+      };
+    },
   },
 ];
 
@@ -132,9 +155,12 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
       const oldAddr = region.addr;
       // A THP type asks whether PMDs still map the data where it ended up (moved, shrunk, grown).
       const thp = mt.backing === 'anon-thp';
-      const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
-      if (thp && (pmdBefore ?? 0) * 1024 < len) throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${len >> 10} kB)`);
-      const { r, oldLen, newLen, left } = op.run(region, align);
+      const pmdBefore = pmdBeforeOp(mt, region.addr, len);
+      const fillers: bigint[] = [];
+      const { r, oldLen, newLen, left } = op.run(region, align, (n) => {
+        if (thp) fillers.push(...unalignPlacement(n));
+      });
+      for (const f of fillers) mm.munmap(f, 4096);
       if (r.errno === undefined) keptLen = Math.min(oldLen, newLen);
       const pmdAfter = thp ? pmdMappedKb(r.addr ?? oldAddr, keptLen) : null;
       let content = null;
@@ -163,10 +189,7 @@ function observe(op: MremapOp, mt: MemType, env: GuestEnv, len: number): Observa
       });
     },
     (o) => {
-      const pmd =
-        op.kernelPlaced || o.pmdAfter === undefined || o.pmdAfter === null
-          ? null
-          : thpWord(o.pmdBefore ?? 0, o.pmdAfter, keptLen, false, o.content !== null && contentWord(o.content) === 'kept');
+      const pmd = pmdWord(o, keptLen, false, o.content !== null && contentWord(o.content) === 'kept');
       return label({ ...o, thp: pmd });
     },
   );

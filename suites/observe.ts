@@ -1,8 +1,8 @@
 // What every case does around its operation: note the hugetlb pool, make the region, run
 // the body, tear the region down whatever happened, and check the pool came back.
 
-import type { Case } from '../guest/harness.js';
-import { counters } from '../guest/proc.js';
+import { type Case, SkipCase } from '../guest/harness.js';
+import { counters, pmdMappedKb } from '../guest/proc.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/protocol.js';
 import { fillWithData, type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region } from './memtypes.js';
 
@@ -94,3 +94,13 @@ export const withFilledRegion = (mt: MemType, env: GuestEnv, len: number, seed: 
     },
     label,
   );
+
+/** The kB of [addr, addr+len) PMDs map before an operation, for a case that asks (`asks`: a THP
+ * type, or an operation such as MADV_COLLAPSE that asks on any type); null otherwise. A THP type
+ * whose fill got no THP over `need` bytes is a SKIP: the question cannot be asked there. */
+export function pmdBeforeOp(mt: MemType, addr: bigint, len: number, need = len, asks = mt.backing === 'anon-thp'): number | null {
+  if (!asks) return null;
+  const kb = pmdMappedKb(addr, len);
+  if (mt.backing === 'anon-thp' && kb * 1024 < need) throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${kb} of ${need >> 10} kB)`);
+  return kb;
+}

@@ -5,7 +5,7 @@
 // mapping two pages larger than what the pool can give: what each populate returns there,
 // against what a plain touch of it does.
 import type { Case } from '../guest/harness.js';
-import { allocatedBytes, label, presenceWord, thpWord } from '../guest/label.js';
+import { allocatedBytes, label, pmdWord, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
@@ -136,7 +136,7 @@ function observeIn(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, 
         ...(pmdAfter !== null ? { pmdBefore: 0, pmdAfter } : {}),
       });
     },
-    (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096), thp: o.pmdAfter ? thpWord(0, o.pmdAfter, len, false, false) : null }),
+    (o) => label({ ...o, presence: presenceWord(o.presentAfter ?? 0, len / 4096), thp: pmdWord(o, len, false, false) }),
   );
 }
 

@@ -7,12 +7,12 @@
 // lost: `kept` after a resolved fault, `zeroed` or `file` where the kernel filled the page.
 import { closeSync } from 'node:fs';
 import type { Case } from '../guest/harness.js';
-import { contentWord, label, releasedBytes } from '../guest/label.js';
+import { contentWord, label, pmdWord, releasedBytes } from '../guest/label.js';
 import { K, mm, type Sys, type UffdCounts } from '../guest/native.js';
-import { counters, delta } from '../guest/proc.js';
+import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import { type Content, contentOf, type Observation } from '../guest/protocol.js';
 import { alignedHole, FILE_SEED, type GuestEnv, MEMTYPES, type MemType, type Region, withFileData } from './memtypes.js';
-import { caseId, PLAIN, product, type Recorded, record, withFilledRegion, withRegion } from './observe.js';
+import { caseId, PLAIN, pmdBeforeOp, product, type Recorded, record, withFilledRegion, withRegion } from './observe.js';
 import { RANGES, type RangeVariant, ZAP_OPS, type ZapOp } from './zap.js';
 
 const SEED = 0x47;
@@ -96,13 +96,24 @@ const REGISTER_OPS: RegisterOp[] = ([['missing'], ['wp'], ['minor'], ['missing',
   modes,
 }));
 
+/** The THP word of a uffd cell (over the whole region, its data all mapped), as a list to spread. */
+const withPmd = (o: Recorded, len: number, partial = false, kept = true) => {
+  const w = pmdWord(o, len, partial, kept);
+  return w ? [w] : [];
+};
+
+/** The region as a registration finds it: empty, except that a THP type is filled first so that
+ * its cell can say whether PMDs still map the range afterwards. */
+const withRegisterRegion = (mt: MemType, env: GuestEnv, len: number, body: (region: Region) => Recorded, label: (o: Recorded) => string) =>
+  mt.backing === 'anon-thp' ? withFilledRegion(mt, env, len, SEED, body, label) : withRegion(mt, env, len, {}, body, label);
+
 function observeRegister(op: RegisterOp, mt: MemType, env: GuestEnv, len: number): Observation {
-  return withRegion(
+  return withRegisterRegion(
     mt,
     env,
     len,
-    {},
     (region) => {
+      const pmdBefore = pmdBeforeOp(mt, region.addr, len);
       const u = openUffd();
       if (u.errno !== undefined) return record(op.id, '', mt, len, u, {});
       try {
@@ -112,12 +123,13 @@ function observeRegister(op: RegisterOp, mt: MemType, env: GuestEnv, len: number
           len,
           op.modes.map((m) => MODES[m]).reduce((a, b) => a | b, 0),
         );
-        return record(op.id, '', mt, len, r.errno !== undefined ? r : { ret: 0 }, r.errno !== undefined ? {} : { ioctls: ioctlNames(r.ioctls) });
+        const thp = pmdBefore === null ? {} : { pmdBefore, pmdAfter: pmdMappedKb(region.addr, len) };
+        return record(op.id, '', mt, len, r.errno !== undefined ? r : { ret: 0 }, r.errno !== undefined ? {} : { ioctls: ioctlNames(r.ioctls), ...thp });
       } finally {
         closeSync(u.fd);
       }
     },
-    (o) => (o.errno ? o.errno : `ok ${(o.ioctls ?? []).join(',') || 'none'}`),
+    (o) => (o.errno ? o.errno : [`ok ${(o.ioctls ?? []).join(',') || 'none'}`, ...withPmd(o, len)].join(' ')),
   );
 }
 
@@ -182,9 +194,11 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
         [],
         (facts, r) => record(op.id, range.id, mt, tlen, r, { offset, ...facts }),
         (fd) => {
+          const pmdBefore = pmdBeforeOp(mt, region.addr, len);
           const before = counters(region.fd);
           const mapBefore = mm.pagemap(region.addr + BigInt(offset), tlen);
           const r = op.zap.apply(region, { addr: region.addr + BigInt(offset), offset, len: tlen });
+          const pmd = pmdBefore === null ? {} : { pmdBefore, pmdAfter: pmdMappedKb(region.addr, len) };
           const after = counters(region.fd);
           const mapAfter = mm.pagemap(region.addr + BigInt(offset), tlen);
           const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
@@ -194,6 +208,7 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
           const touched = t as Content & UffdCounts;
           return record(op.id, range.id, mt, tlen, r, {
             offset,
+            ...pmd,
             presentBefore: mapBefore.present,
             presentAfter: mapAfter.present,
             content: contentOf(touched),
@@ -219,6 +234,8 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
       const words = ['ok', faultWord(o.uffd)];
       if (o.content) words.push(contentWord(o.content));
       if (o.freed) words.push('freed');
+      // PMDs right after the zap (before the touch refilled the range): as in the zap family.
+      words.push(...withPmd(o, len, tlen < len, o.presentAfter === tlen / 4096));
       if (o.uffd.resolveErrno) words.push(`resolve:${o.uffd.resolveErrno}`);
       if (o.uffd.stuck) words.push('stuck');
       return words.join(' ');
@@ -291,13 +308,27 @@ function observeEvent(op: EventOp, mt: MemType, env: GuestEnv, len: number): Obs
         EVENT_FEATURES,
         (facts, r) => record(op.id, '', mt, len, r, facts),
         (fd) => {
+          const pmdBefore = pmdBeforeOp(mt, region.addr, len);
           const h = mm.uffdStart(fd, region.addr, len, granule, SEED);
           if (h.errno !== undefined) throw new Error(`uffd handler: ${h.errno}`);
           const r = op.run(region, align);
-          return record(op.id, '', mt, len, r, { uffd: { ...mm.uffdStop(h.handle) } });
+          const uffd = { ...mm.uffdStop(h.handle) };
+          // Where the range is now (moved, or gone after munmap), and whether PMDs map it there.
+          const thp =
+            pmdBefore === null
+              ? {}
+              : {
+                  pmdBefore,
+                  pmdAfter: region.len ? pmdMappedKb(region.addr, region.len) : 0,
+                  presentAfter: region.len ? mm.pagemap(region.addr, region.len).present : 0,
+                };
+          return record(op.id, '', mt, len, r, { uffd, ...thp });
         },
       ),
-    (o) => (o.registerErrno ? `register:${o.registerErrno}` : `${o.errno ?? 'ok'} ${o.uffd ? eventWord(o.uffd) : 'none'}`),
+    (o) =>
+      o.registerErrno
+        ? `register:${o.registerErrno}`
+        : [o.errno ?? 'ok', o.uffd ? eventWord(o.uffd) : 'none', ...withPmd(o, len, false, o.presentAfter === len / 4096)].join(' '),
   );
 }
 

@@ -4,11 +4,12 @@
 // filled first; the content is what a forked child reads afterwards (a sealed range can never be
 // unmapped, so only a child that exits may seal it) or, for NOREPLACE, what the mapping holds.
 import type { Case } from '../guest/harness.js';
-import { label } from '../guest/label.js';
+import { label, pmdWord } from '../guest/label.js';
 import { K, mm } from '../guest/native.js';
+import { pmdMappedKb } from '../guest/proc.js';
 import { type Content, contentOf, type Observation } from '../guest/protocol.js';
 import { alignedHole, FILE_SEED, type GuestEnv, type MemType, type Region, withFileData } from './memtypes.js';
-import { PLAIN, product, record, withFilledRegion } from './observe.js';
+import { PLAIN, pmdBeforeOp, product, record, withFilledRegion } from './observe.js';
 
 const SEED = 0x6b;
 
@@ -92,10 +93,18 @@ function observe(op: VmaOp, mt: MemType, env: GuestEnv, len: number): Observatio
     len,
     SEED,
     (region) => {
+      // A THP type also says whether PMDs still map the caller's range (the child's is not measured).
+      const pmdBefore = pmdBeforeOp(mt, region.addr, len);
       const done = op.run(region, align);
-      return record(op.id, '', mt, len, done.errno ? { errno: done.errno } : { ret: 0 }, { content: done.content });
+      const thp = pmdBefore === null ? {} : { pmdBefore, pmdAfter: pmdMappedKb(region.addr, len), presentAfter: mm.pagemap(region.addr, len).present };
+      return record(op.id, '', mt, len, done.errno ? { errno: done.errno } : { ret: 0 }, { content: done.content, ...thp });
     },
-    (o) => label({ ...o, contentAfterError: true }),
+    (o) =>
+      label({
+        ...o,
+        contentAfterError: true,
+        thp: pmdWord(o, len, false, o.presentAfter === len / 4096),
+      }),
   );
 }
 

@@ -4,12 +4,12 @@
 // and records what the kernel did there and around it.
 import type { Case } from '../guest/harness.js';
 import { SkipCase } from '../guest/harness.js';
-import { contentWord, label, minusContent, pagedWord, releasedBytes, thpWord } from '../guest/label.js';
+import { contentWord, label, minusContent, pagedWord, pmdWord, releasedBytes } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta, pmdMappedKb } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
 import { FILE_SEED, type GuestEnv, type MemType, type Region, withFileData } from './memtypes.js';
-import { product, record, type Variant, withFilledRegion } from './observe.js';
+import { pmdBeforeOp, product, record, type Variant, withFilledRegion } from './observe.js';
 
 export interface Target {
   addr: bigint;
@@ -160,9 +160,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
       const alias = range.alias ? privateAlias(region) : null;
       try {
         const thp = asksThp(op, mt);
-        const pmdBefore = thp ? pmdMappedKb(region.addr, len) : null;
-        if (mt.backing === 'anon-thp' && (pmdBefore ?? 0) * 1024 < view.len)
-          throw new SkipCase(`no THP backed the range before the operation (PMD-mapped ${pmdBefore} of ${view.len >> 10} kB)`);
+        const pmdBefore = pmdBeforeOp(mt, region.addr, len, view.len, thp);
         const before = counters(region.fd);
         const mapBefore = mm.pagemap(target.addr, tlen);
         const r = refused?.errno !== undefined ? refused : op.apply(region, target);
@@ -197,10 +195,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
         contentAfterError: range.contentAfterError,
         paged:
           o.swappedAfter === undefined || o.swappedAfter === null ? null : pagedWord(o.presentBefore ?? 0, o.presentAfter ?? 0, o.swappedAfter, tlen / 4096),
-        thp:
-          o.pmdAfter === undefined || o.pmdAfter === null
-            ? null
-            : thpWord(o.pmdBefore ?? 0, o.pmdAfter, view.len, tlen < view.len, o.content !== null && contentWord(o.content) === 'kept'),
+        thp: pmdWord(o, view.len, tlen < view.len, o.content !== null && contentWord(o.content) === 'kept'),
       }),
   );
 }

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { allocatedBytes, contentWord, label, minusContent, pagedWord, releasedBytes, thpWord } from '../../guest/label.js';
+import { allocatedBytes, contentWord, label, minusContent, pagedWord, pmdWord, releasedBytes, thpWord } from '../../guest/label.js';
 import { isObservation, OBSERVATION_SCHEMA } from '../../guest/protocol.js';
 
 const c = (pattern: number, zero: number, other = 0, faulted = 0, signal?: 'SIGBUS', file = 0) => ({ pattern, file, zero, other, faulted, signal });
@@ -74,4 +74,8 @@ test('THP words: pmd when PMDs map the whole region after, split when an operati
   t.is(thpWord(4096, 0, MB4, false, false), null, 'DONTNEED of everything: nothing left to call split');
   t.is(thpWord(0, 0, MB4, true, false), null, 'no THP before, none after');
   t.is(label({ errno: null, content: c(0, 4), freed: true, thp: 'split' }), 'ok zeroed freed split');
+  t.is(pmdWord({ pmdBefore: 4096, pmdAfter: 4096 }, MB4, false, true), 'pmd');
+  t.is(pmdWord({ pmdBefore: 4096, pmdAfter: 0 }, MB4, false, true), 'split', 'a move to an unaligned address kept the data in PTEs');
+  t.is(pmdWord({}, MB4, false, true), null, 'a case that did not ask has no THP word');
+  t.is(pmdWord({ pmdBefore: null, pmdAfter: null }, MB4, false, true), null);
 });
