@@ -4,6 +4,8 @@
 // (whole-range cases), never a table written by hand, and compares each kernel with what seed
 // 002 (Arcangeli, 2017) says QEMU picks per memory type. Pure.
 import { InputError } from '../common/errors.js';
+import { contentWord } from '../guest/label.js';
+import type { Observation } from '../guest/protocol.js';
 import type { CaseResult, KernelResult, Results } from './results.js';
 
 /** The zap operations by their call, as a QEMU developer names them. */
@@ -40,18 +42,22 @@ export interface GuideRow {
 
 const MODE = /^uffd_(missing|minor)_(.+)$/;
 
-/** Parse "ok missing:1024 kept freed" into its parts. */
-function parse(label: string) {
-  const w = label.split(' ');
-  const faults = Object.fromEntries(w.filter((x) => /^(missing|minor|wp):\d+$/.test(x)).map((x) => [x.split(':')[0], Number(x.split(':')[1])]));
-  return { ok: w[0] === 'ok', errno: w[0] === 'ok' ? null : w[0], faults, none: w.includes('none'), freed: w.includes('freed'), content: w[2] ?? null };
+/** The facts the guide decides on, read from the observation itself (never from its label). */
+function factsOf(o: Observation) {
+  return {
+    registerErrno: o.registerErrno ?? null,
+    errno: o.errno,
+    missing: o.uffd?.missing ?? 0,
+    minor: o.uffd?.minor ?? 0,
+    freed: o.freed === true,
+    content: o.content ? contentWord(o.content) : null,
+  };
 }
 
 /** Every unit of the range faulted: len/4096 units, or its huge pages for hugetlb (2 per case). */
-function everyUnit(c: CaseResult, n: number | undefined): boolean {
-  if (!n || !c.observation) return false;
-  const units = c.observation.memtype.includes('hugetlb') ? 2 : c.observation.len / 4096;
-  return n >= units;
+function everyUnit(o: Observation, n: number): boolean {
+  const units = o.memtype.includes('hugetlb') ? 2 : o.len / 4096;
+  return n > 0 && n >= units;
 }
 
 function rowsOf(k: KernelResult, memtype: string | null): GuideRow[] {
@@ -66,13 +72,14 @@ function rowsOf(k: KernelResult, memtype: string | null): GuideRow[] {
     for (const c of cases) {
       const [, mode, zap] = MODE.exec(c.id.split('.')[0]) ?? [];
       const call = CALLS[zap] ?? zap;
-      const l = parse(c.observation!.label);
-      if (c.observation!.label.startsWith('register:')) continue;
-      if (!l.ok) {
+      const o = c.observation!;
+      const l = factsOf(o);
+      if (l.registerErrno) continue;
+      if (l.errno) {
         if (mode === 'missing') row.fails.push(`${call} ${l.errno}`);
-      } else if (mode === 'missing' && l.freed && everyUnit(c, l.faults.missing)) row.guaranteed.push(call);
-      else if (mode === 'minor' && everyUnit(c, l.faults.minor)) row.minor.push(call);
-      else if (mode === 'missing') row.noFault.push(`${call} (reads ${l.content}${l.faults.missing ? `, ${l.faults.missing} missing` : ''})`);
+      } else if (mode === 'missing' && l.freed && everyUnit(o, l.missing)) row.guaranteed.push(call);
+      else if (mode === 'minor' && everyUnit(o, l.minor)) row.minor.push(call);
+      else if (mode === 'missing') row.noFault.push(`${call} (reads ${l.content}${l.missing ? `, ${l.missing} missing` : ''})`);
     }
     const seed = SEED.find((s) => s.memtypes.includes(mt));
     if (seed) {

@@ -1,11 +1,31 @@
 // The guide: seed 002's list from uffd cells, and its matrix.md section.
 import test from 'ava';
+import type { Observation } from '../../guest/protocol.js';
 import { guide, guideSection, renderGuide } from '../../reports/guide.js';
 import { renderHtml } from '../../reports/html.js';
 import { kernelResult, observation, resultsOf } from '../helpers/results.js';
 
 const MB4 = 4 << 20;
-const cell = (id: string, label: string) => ({ id, family: 'uffd', status: 'observed' as const, observation: observation(id, label, { len: MB4 }) });
+const units = (n: number, word: string) => {
+  const c = { pattern: 0, file: 0, zero: 0, other: 0, faulted: 0 };
+  c[word === 'kept' ? 'pattern' : word === 'file' ? 'file' : 'zero'] = n;
+  return c;
+};
+/** A uffd cell whose facts are those its label names, as the guest records them: the guide reads the facts. */
+function cell(id: string, label: string, over: Partial<Observation> = {}) {
+  const w = label.split(' ');
+  const count = (k: string) => Number(w.find((x) => x.startsWith(`${k}:`))?.split(':')[1] ?? 0);
+  const facts: Partial<Observation> = label.startsWith('register:')
+    ? { registerErrno: label.slice(9), ret: 0 }
+    : w[0] !== 'ok'
+      ? { errno: w[0], ret: null }
+      : {
+          uffd: { missing: count('missing'), minor: count('minor'), wp: 0, remove: 0, unmap: 0, remap: 0, fork: 0, stuck: false },
+          freed: w.includes('freed'),
+          content: units(1024, w[2]),
+        };
+  return { id, family: 'uffd', status: 'observed' as const, observation: observation(id, label, { len: MB4, ...facts, ...over }) };
+}
 const run = resultsOf([
   kernelResult({
     release: '6.1.0',
@@ -72,4 +92,10 @@ test('matrix.html gets the table as a view of its own, and none without uffd cel
 test('bad input: an unknown kernel, or a run without uffd cells, is a one-line error', (t) => {
   t.throws(() => guide(run, { kernel: '4.19' }), { message: /no kernel '4\.19' in run r1 \(it has: 6\.1\.0, 5\.10\.0\)/ });
   t.throws(() => guide(resultsOf([kernelResult()])), { message: /no uffd zap-then-touch cells: run it with -s uffd/ });
+});
+
+test('the guide decides on the observation, not on its label', (t) => {
+  const facts = { uffd: { missing: 1024, minor: 0, wp: 0, remove: 0, unmap: 0, remap: 0, fork: 0, stuck: false }, freed: true, content: units(1024, 'kept') };
+  const r = resultsOf([kernelResult({ cases: [cell('uffd_missing_madv_remove.tmpfs-shared', 'ok none kept', facts)] })]);
+  t.deepEqual(guide(r)[0].guaranteed, ['MADV_REMOVE']);
 });
