@@ -12,7 +12,8 @@ export interface Fault {
 }
 
 /** What the addon's touch counts: the protocol's userfaultfd facts. */
-export type UffdCounts = UffdFacts;
+/** The facts, plus the address the first fault message reported (0: none), which a case turns into an offset. */
+export type UffdCounts = Omit<UffdFacts, 'faultOffset'> & { firstAddr: number };
 
 export interface Native {
   mmap(addr: Addr | number, len: number, prot: number, flags: number, fd: number, off: number): Mapped;
@@ -55,7 +56,20 @@ export interface Native {
   uffdRegister(fd: number, addr: Addr, len: number, mode: number): { ioctls: bigint; errno?: undefined } | { errno: string; ioctls?: undefined };
   /** Read every 4 KiB unit while a handler thread resolves faults by `granule` (missing: UFFDIO_COPY
    * of the pattern of `seed`; minor: UFFDIO_CONTINUE); counts the faults and events by kind. */
-  uffdTouch(fd: number, addr: Addr, len: number, granule: number, seed: number, first: number, fileSeed: number): (Content & UffdCounts) | { errno: string };
+  uffdTouch(
+    fd: number,
+    addr: Addr,
+    len: number,
+    granule: number,
+    seed: number,
+    first: number,
+    fileSeed: number,
+    write: 0 | 1,
+  ): (Content & UffdCounts) | { errno: string };
+  /** Read the byte at addr+at while a handler serves [addr, addr+len): the faults and the first one's address. */
+  uffdPoke(fd: number, addr: Addr, len: number, at: number, granule: number, seed: number): UffdCounts | { errno: string };
+  /** One resolving ioctl (UFFD_CALL): COPY and MOVE take src; WRITEPROTECT's mode 1 protects. The bytes done. */
+  uffdCall(fd: number, kind: number, dst: Addr, src: Addr | 0, len: number, mode: number): Sys;
   /** A handler thread that resolves faults as uffdTouch does and counts events, while the caller
    * makes one operation; uffdStop ends it and returns the counts. */
   uffdStart(fd: number, addr: Addr, len: number, granule: number, seed: number): { handle: bigint; errno?: undefined } | { errno: string; handle?: undefined };

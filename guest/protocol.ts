@@ -14,7 +14,10 @@
 // /3: `alias`, what a second, private mapping of the same file reads after the operation;
 // MADV_PAGEOUT cases record the swapped units right after it and the guest's swap devices;
 // the uffd family records the ioctls a registration grants and the faults a touch met.
-export const OBSERVATION_SCHEMA = 'mmatrix.observation/3' as const;
+// /4: uffd cells record where the first fault message pointed (uffd.faultOffset), the feature a
+// case needed and UFFDIO_API did not offer (missingFeature), and the errno of a UFFDIO_CONTINUE
+// that follows the cell's call (continueErrno).
+export const OBSERVATION_SCHEMA = 'mmatrix.observation/4' as const;
 
 /** Just the Content fields of a record that carries more (an addon result). */
 export const contentOf = (c: Content): Content => ({
@@ -38,6 +41,7 @@ export interface UffdFacts {
   fork: number;
   resolveErrno?: string;
   stuck: boolean;
+  faultOffset?: number; // the address the first fault message reported, from the region's start
 }
 
 /** What reading the range back returned, counted in 4 KiB units. */
@@ -94,6 +98,8 @@ export interface Observation {
   ioctls?: string[] | null; // uffd register: the ioctls UFFDIO_REGISTER granted
   registerErrno?: string | null; // uffd: UFFDIO_REGISTER refused the range
   uffd?: UffdFacts | null; // uffd: the faults and events the touch after the operation met
+  missingFeature?: string | null; // uffd: the feature the case needs that UFFDIO_API did not offer
+  continueErrno?: string | null; // uffd: the UFFDIO_CONTINUE after the cell's call failed so (null: it worked)
   poolBalanced: boolean | null; // hugetlb Free/Rsvd back at the pre-case baseline after teardown
   kernel?: { taint: number; log: string[] }; // present when the kernel logged trouble (BUG, WARNING, …) or its taint changed during the case
   label: string; // short cell text, derived from the above

@@ -10,6 +10,7 @@ import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
 import { resvCases } from './resv.js';
 import { uffdCases } from './uffd.js';
+import { uffdioCases } from './uffdio.js';
 import { vmaCases } from './vma.js';
 import { zapCases } from './zap.js';
 
@@ -20,7 +21,8 @@ export const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
   advice: adviceCases,
   resv: resvCases,
   vma: vmaCases,
-  uffd: uffdCases,
+  // The uffd family's two tables: registration, zap and touch, events; then the ioctls and huge-page granularity.
+  uffd: (env) => [...uffdCases(env), ...uffdioCases(env)],
   panic: panicCases,
   hang: hangCases,
 };

@@ -10,12 +10,12 @@ import type { Case } from '../guest/harness.js';
 import { contentWord, label, pmdWord, releasedBytes } from '../guest/label.js';
 import { K, mm, type Sys, type UffdCounts } from '../guest/native.js';
 import { counters, delta, pmdMappedKb } from '../guest/proc.js';
-import { type Content, contentOf, type Observation } from '../guest/protocol.js';
+import { type Content, contentOf, type Observation, type UffdFacts } from '../guest/protocol.js';
 import { alignedHole, FILE_SEED, type GuestEnv, MEMTYPES, type MemType, type Region, withFileData } from './memtypes.js';
 import { caseId, PLAIN, pmdBeforeOp, product, type Recorded, record, withFilledRegion, withRegion } from './observe.js';
 import { RANGES, type RangeVariant, ZAP_OPS, type ZapOp } from './zap.js';
 
-const SEED = 0x47;
+export const SEED = 0x47;
 
 /** UFFD_FEATURE_* bits by name (include/uapi/linux/userfaultfd.h of the newest tree, 7.3). */
 export const FEATURES: [string, number][] = [
@@ -39,7 +39,7 @@ export const FEATURES: [string, number][] = [
   ['rwp', 17],
   ['rwp_async', 18],
 ];
-const bit = (name: string) => 2 ** (FEATURES.find(([n]) => n === name)?.[1] ?? -1);
+export const bit = (name: string) => 2 ** (FEATURES.find(([n]) => n === name)?.[1] ?? -1);
 
 /** The features a registration may need (which memory, which mode), never those that change
  * how faults are delivered (SIGBUS, WP_ASYNC) or add events the cases do not read. */
@@ -58,8 +58,16 @@ const IOCTLS: [string, number][] = [
 ];
 export const ioctlNames = (mask: bigint) => IOCTLS.filter(([, b]) => (mask >> BigInt(b)) & 1n).map(([n]) => n);
 
-const MODES = { missing: 1, wp: 2, minor: 4 } as const;
-type Mode = keyof typeof MODES;
+export const MODES = { missing: 1, wp: 2, minor: 4 } as const;
+export type Mode = keyof typeof MODES;
+
+/** Whether this kernel's UFFDIO_API offers the named feature. */
+export function offered(name: string): boolean {
+  const u = mm.uffdOpen(0);
+  if (u.errno !== undefined) return false;
+  closeSync(u.fd);
+  return (u.features & bit(name)) !== 0;
+}
 
 /** A userfaultfd asking for what registrations need (and `extra` features), of what this kernel offers. */
 function openUffd(extra: string[] = []): { fd: number; errno?: undefined } | { errno: string; fd?: undefined } {
@@ -97,7 +105,7 @@ const REGISTER_OPS: RegisterOp[] = ([['missing'], ['wp'], ['minor'], ['missing',
 }));
 
 /** The THP word of a uffd cell (over the whole region, its data all mapped), as a list to spread. */
-const withPmd = (o: Recorded, len: number, partial = false, kept = true) => {
+export const withPmd = (o: Recorded, len: number, partial = false, kept = true) => {
   const w = pmdWord(o, len, partial, kept);
   return w ? [w] : [];
 };
@@ -141,7 +149,7 @@ interface TouchOp extends ZapOp {
 
 /** The memory types a mode can register at all (mm/userfaultfd.c vma_can_userfault()): every
  * anonymous, shmem or hugetlb mapping for MISSING; shmem and hugetlb for MINOR. ext4 never. */
-const registrable = (mode: Mode, mt: MemType) => mt.backing !== 'ext4' && (mode !== 'minor' || mt.hugetlb || mt.shared || mt.file);
+export const registrable = (mode: Mode, mt: MemType) => mt.backing !== 'ext4' && (mode !== 'minor' || mt.hugetlb || mt.shared || mt.file);
 
 const TOUCH_OPS: TouchOp[] = (['missing', 'minor'] as Mode[]).flatMap((mode) =>
   ZAP_OPS.filter((z) => z.id !== 'punch_hole_nokeep').map((zap) => ({
@@ -153,6 +161,23 @@ const TOUCH_OPS: TouchOp[] = (['missing', 'minor'] as Mode[]).flatMap((mode) =>
   })),
 );
 
+/** The observation's facts of a handler's counts: the first fault's address as an offset from `base`. */
+export function factsOf(c: UffdCounts, base: bigint): UffdFacts {
+  const { missing, minor, wp, remove, unmap, remap, fork, stuck } = c;
+  return {
+    missing,
+    minor,
+    wp,
+    remove,
+    unmap,
+    remap,
+    fork,
+    ...(c.resolveErrno ? { resolveErrno: c.resolveErrno } : {}),
+    stuck,
+    ...(c.firstAddr ? { faultOffset: Number(BigInt(c.firstAddr) - base) } : {}),
+  };
+}
+
 /** The faults the touch met, as one word: `missing:N`, `minor:N` (both when both), `none`. */
 export function faultWord(u: Pick<UffdCounts, 'missing' | 'minor' | 'wp'>): string {
   const parts = (['missing', 'minor', 'wp'] as const).filter((k) => u[k] > 0).map((k) => `${k}:${u[k]}`);
@@ -161,7 +186,7 @@ export function faultWord(u: Pick<UffdCounts, 'missing' | 'minor' | 'wp'>): stri
 
 /** Open a userfaultfd (with `extra` features), register the region in `mode`, run `body` with
  * the fd and close it; a refused open or registration is the cell (via `fail`). */
-function registered(
+export function registered(
   region: Region,
   mode: Mode,
   extra: string[],
@@ -203,7 +228,7 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
           const mapAfter = mm.pagemap(region.addr + BigInt(offset), tlen);
           const backing = delta(before, after, mapAfter.anon - mapBefore.anon);
           if (r.errno !== undefined) return record(op.id, range.id, mt, tlen, r, { offset });
-          const t = mm.uffdTouch(fd, region.addr, len, granule, SEED, 0, FILE_SEED);
+          const t = mm.uffdTouch(fd, region.addr, len, granule, SEED, 0, FILE_SEED, 0);
           if ('errno' in t && !('missing' in t)) throw new Error(`touch: ${t.errno}`);
           const touched = t as Content & UffdCounts;
           return record(op.id, range.id, mt, tlen, r, {
@@ -214,17 +239,7 @@ function observeTouch(op: TouchOp, range: RangeVariant, mt: MemType, env: GuestE
             content: contentOf(touched),
             backing,
             freed: releasedBytes(backing, mt.hugePage(env)) >= tlen / 2,
-            uffd: {
-              missing: touched.missing,
-              minor: touched.minor,
-              wp: touched.wp,
-              remove: touched.remove,
-              unmap: touched.unmap,
-              remap: touched.remap,
-              fork: touched.fork,
-              ...(touched.resolveErrno ? { resolveErrno: touched.resolveErrno } : {}),
-              stuck: touched.stuck,
-            },
+            uffd: factsOf(touched, region.addr),
           });
         },
       ),
@@ -250,7 +265,7 @@ interface EventOp {
   run(r: Region, align: number): Sys;
 }
 
-const EVENT_FEATURES = ['event_remove', 'event_unmap', 'event_remap', 'event_fork'];
+export const EVENT_FEATURES = ['event_remove', 'event_unmap', 'event_remap', 'event_fork'];
 
 const EVENT_OPS: EventOp[] = [
   { id: 'uffd_event_dontneed', run: (r) => mm.madvise(r.addr, r.len, K.MADV_DONTNEED) },
@@ -312,7 +327,7 @@ function observeEvent(op: EventOp, mt: MemType, env: GuestEnv, len: number): Obs
           const h = mm.uffdStart(fd, region.addr, len, granule, SEED);
           if (h.errno !== undefined) throw new Error(`uffd handler: ${h.errno}`);
           const r = op.run(region, align);
-          const uffd = { ...mm.uffdStop(h.handle) };
+          const uffd = factsOf(mm.uffdStop(h.handle), region.addr);
           // Where the range is now (moved, or gone after munmap), and whether PMDs map it there.
           const thp =
             pmdBefore === null

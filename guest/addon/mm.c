@@ -418,6 +418,7 @@ static void set_uffd_counts(napi_env env, napi_value o, const struct uffd_counts
   if (u->resolve_err) set_str(env, o, "resolveErrno", strerrorname_np(u->resolve_err));
   napi_value stuck; napi_get_boolean(env, u->stuck, &stuck);
   napi_set_named_property(env, o, "stuck", stuck);
+  set_num(env, o, "firstAddr", (double)u->first_addr);
 }
 
 /* A running handler for JS: the counts live beside it until uffdStop. */
@@ -453,18 +454,43 @@ static napi_value js_uffd_stop(napi_env env, napi_callback_info info) {
 /* uffdTouch(fd, addr, len, granule, seed, first, fileSeed): read the range while a handler
  * thread resolves its faults. The scan's counts, plus the faults and events by kind. */
 static napi_value js_uffd_touch(napi_env env, napi_callback_info info) {
-  ARGS(7);
+  ARGS(8);
   struct scan_counts c = {0};
   struct guard_fault f = {0};
   struct uffd_counts u = {0};
   int r = uffd_touch((int)num(env, argv[0]), ptr(env, argv[1]), (size_t)num(env, argv[2]), (size_t)num(env, argv[3]),
-                     (uint32_t)num(env, argv[4]), (uint64_t)num(env, argv[5]), (uint32_t)num(env, argv[6]), &c, &f, &u);
+                     (uint32_t)num(env, argv[4]), (uint64_t)num(env, argv[5]), (uint32_t)num(env, argv[6]), (int)num(env, argv[7]),
+                     &c, &f, &u);
   if (r < 0) return result(env, -1, -r);
   napi_value o = obj(env);
   set_counts(env, o, &c);
   set_fault(env, o, &f);
   set_uffd_counts(env, o, &u);
   return o;
+}
+
+/* uffdPoke(fd, addr, len, at, granule, seed): read the byte at addr+at while a handler serves
+ * [addr, addr+len); the faults it met and the address the first one reported. */
+static napi_value js_uffd_poke(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  struct uffd_counts u = {0};
+  int r = uffd_poke((int)num(env, argv[0]), ptr(env, argv[1]), (size_t)num(env, argv[2]), (size_t)num(env, argv[3]),
+                    (size_t)num(env, argv[4]), (uint32_t)num(env, argv[5]), &u);
+  if (r < 0) return result(env, -1, -r);
+  napi_value o = obj(env);
+  set_uffd_counts(env, o, &u);
+  return o;
+}
+
+/* uffdCall(fd, kind, dst, src, len, mode): one resolving ioctl (kind: enum uffd_call).
+ * {ret: bytes done} or {errno} */
+static napi_value js_uffd_call(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  int64_t done = 0;
+  int r = uffd_call((int)num(env, argv[0]), (enum uffd_call)num(env, argv[1]), ptr(env, argv[2]), ptr(env, argv[3]),
+                    (size_t)num(env, argv[4]), (uint64_t)num(env, argv[5]), &done);
+  if (r < 0) return result(env, -1, -r);
+  return result(env, (double)done, 0);
 }
 
 /* reap(pid, hold): let a forkFill child exit and wait for it. {ret: wait status} */
@@ -495,6 +521,7 @@ static napi_value constants(napi_env env) {
   C(STEP_NONE); C(STEP_SEAL); C(STEP_SEAL_MUNMAP); C(STEP_SEAL_MREMAP); C(STEP_SEAL_MPROTECT);
   C(STEP_SEAL_DONTNEED); C(STEP_SEAL_MAP_FIXED);
   C(FALLOC_FL_KEEP_SIZE); C(FALLOC_FL_PUNCH_HOLE);
+  C(UFFD_CALL_COPY); C(UFFD_CALL_ZEROPAGE); C(UFFD_CALL_CONTINUE); C(UFFD_CALL_MOVE); C(UFFD_CALL_WRITEPROTECT);
 #undef C
   return o;
 }
@@ -525,6 +552,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"uffdTouch", 0, js_uffd_touch, 0, 0, 0, napi_enumerable, 0},
     {"uffdStart", 0, js_uffd_start, 0, 0, 0, napi_enumerable, 0},
     {"uffdStop", 0, js_uffd_stop, 0, 0, 0, napi_enumerable, 0},
+    {"uffdPoke", 0, js_uffd_poke, 0, 0, 0, napi_enumerable, 0},
+    {"uffdCall", 0, js_uffd_call, 0, 0, 0, napi_enumerable, 0},
     {"constants", 0, 0, 0, 0, constants(env), napi_enumerable, 0},
   };
   napi_define_properties(env, exports, sizeof d / sizeof d[0], d);

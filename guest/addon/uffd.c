@@ -26,6 +26,10 @@ struct uffdio_continue { struct uffdio_range range; __u64 mode; __s64 mapped; };
 #ifndef UFFD_PAGEFAULT_FLAG_MINOR
 #define UFFD_PAGEFAULT_FLAG_MINOR (1 << 2)
 #endif
+#ifndef UFFDIO_MOVE /* v6.8 */
+struct uffdio_move { __u64 dst, src, len, mode; __s64 move; };
+#define UFFDIO_MOVE _IOWR(UFFDIO, 0x05, struct uffdio_move)
+#endif
 #ifndef USERFAULTFD_IOC_NEW
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00) /* /dev/userfaultfd (6.1) */
 #endif
@@ -81,6 +85,7 @@ static void unblock(struct handler *h) {
 }
 
 static void resolve(struct handler *h, const struct uffd_msg *m) {
+  if (!h->u->first_addr) h->u->first_addr = m->arg.pagefault.address;
   uintptr_t at = (uintptr_t)m->arg.pagefault.address & ~(uintptr_t)(h->granule - 1);
   size_t off = at - (uintptr_t)h->base;
   int r;
@@ -169,11 +174,61 @@ void uffd_stop(struct uffd_handler *x) {
 }
 
 int uffd_touch(int fd, uint8_t *base, size_t len, size_t granule, uint32_t seed, uint64_t first, uint32_t file_seed,
-               struct scan_counts *c, struct guard_fault *f, struct uffd_counts *u) {
+               int write, struct scan_counts *c, struct guard_fault *f, struct uffd_counts *u) {
   int err = 0;
   struct uffd_handler *x = uffd_start(fd, base, len, granule, seed, first, u, &err);
   if (!x) return -err;
-  guard_scan(base, len, first, seed, file_seed, c, f);
+  if (write) guard_fill(base, len, seed, f);
+  if (!write || !f->signo) guard_scan(base, len, first, seed, file_seed, c, f);
   uffd_stop(x);
   return 0;
+}
+
+int uffd_poke(int fd, uint8_t *base, size_t len, size_t at, size_t granule, uint32_t seed, struct uffd_counts *u) {
+  int err = 0;
+  struct uffd_handler *x = uffd_start(fd, base, len, granule, seed, 0, u, &err);
+  if (!x) return -err;
+  (void)*(volatile uint8_t *)(base + at);
+  uffd_stop(x);
+  return 0;
+}
+
+int uffd_call(int fd, enum uffd_call kind, void *dst, const void *src, size_t len, uint64_t mode, int64_t *done) {
+  uintptr_t d = (uintptr_t)dst;
+  int r;
+  switch (kind) {
+  case UFFD_CALL_COPY: {
+    struct uffdio_copy c = { .dst = d, .src = (uintptr_t)src, .len = len, .mode = mode };
+    r = ioctl(fd, UFFDIO_COPY, &c);
+    *done = c.copy;
+    break;
+  }
+  case UFFD_CALL_ZEROPAGE: {
+    struct uffdio_zeropage z = { .range = { d, len }, .mode = mode };
+    r = ioctl(fd, UFFDIO_ZEROPAGE, &z);
+    *done = z.zeropage;
+    break;
+  }
+  case UFFD_CALL_CONTINUE: {
+    struct uffdio_continue c = { .range = { d, len }, .mode = mode };
+    r = ioctl(fd, UFFDIO_CONTINUE, &c);
+    *done = c.mapped;
+    break;
+  }
+  case UFFD_CALL_MOVE: {
+    struct uffdio_move m = { .dst = d, .src = (uintptr_t)src, .len = len, .mode = mode };
+    r = ioctl(fd, UFFDIO_MOVE, &m);
+    *done = m.move;
+    break;
+  }
+  case UFFD_CALL_WRITEPROTECT: {
+    struct uffdio_writeprotect w = { .range = { d, len }, .mode = mode ? UFFDIO_WRITEPROTECT_MODE_WP : 0 };
+    r = ioctl(fd, UFFDIO_WRITEPROTECT, &w);
+    *done = r == 0 ? (int64_t)len : 0;
+    break;
+  }
+  default:
+    return -EINVAL;
+  }
+  return r < 0 ? -errno : 0;
 }

@@ -30,7 +30,7 @@ export const resultsOf = (kernels: KernelResult[], over: Partial<Results> = {}):
 });
 
 export const observation = (id: string, label: string, over: Partial<Observation> = {}): Observation => ({
-  schema: 'mmatrix.observation/3',
+  schema: 'mmatrix.observation/4',
   case: id,
   op: id.split('.')[0],
   memtype: id.split('.')[1] ?? '',

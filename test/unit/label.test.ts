@@ -54,7 +54,7 @@ test('the schema guard rejects other versions and missing fields', (t) => {
   const ok = { schema: OBSERVATION_SCHEMA, case: 'a.b', op: 'a', memtype: 'b', label: 'ok', len: 1, ret: 0, errno: null };
   t.true(isObservation(ok));
   t.false(isObservation({ ...ok, schema: 'mmatrix.observation/2' }));
-  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/4' }));
+  t.false(isObservation({ ...ok, schema: 'mmatrix.observation/3' }));
   t.false(isObservation({ ...ok, len: '1' }));
   t.false(isObservation({ ...ok, errno: 22 }));
   t.false(isObservation(null));

@@ -59,7 +59,7 @@ test('show gives each kernel the observation, the expectation and its source; a 
   const out = showCase(results([kernel()]), 'madv_dontneed.hugetlbfs-private', x);
   t.regex(out, /== 5\.10\.0-32-amd64 \(debian:bullseye 5\.10\.223-1, tcg\)/);
   t.regex(out, /label: EINVAL\nexpected: EINVAL ✓\nsource: commit 90e7e7f5ef3f/);
-  t.regex(out, /"schema": "mmatrix\.observation\/3"/);
+  t.regex(out, /"schema": "mmatrix\.observation\/4"/);
   t.throws(() => showCase(results([kernel()]), 'madv_dontned.hugetlbfs-private', x), { message: /did you mean madv_dontneed\.hugetlbfs-private/ });
 });
 
