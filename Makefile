@@ -5,7 +5,8 @@
 APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils zstd binutils squashfs-tools patch \
 	e2fsprogs debian-archive-keyring apt dpkg tar python3 make g++
 # The tests also open matrix.html in a real headless browser; the benchmark runs virtme-ng.
-TEST_APT_PACKAGES := chromium
+# The kselftest integration test builds selftests statically from a kernel tree.
+TEST_APT_PACKAGES := chromium gcc make libc6-dev
 BENCH_APT_PACKAGES := python3-argcomplete python3-requests
 # Building kernels from source (`-k src:`): the kernel's own build dependencies.
 SRC_APT_PACKAGES := gcc make flex bison bc libelf-dev libssl-dev

@@ -90,7 +90,7 @@ export function checkSrcSpec(spec: SrcSpec): void {
 }
 
 /** Debian's linux-source package of a suite, unpacked once into the cache. */
-async function debianTree(suite: string, refresh: boolean, log: Log): Promise<{ tree: string; identity: string }> {
+export async function debianTree(suite: string, refresh: boolean, log: Log): Promise<{ tree: string; identity: string }> {
   const apt = aptSuite(suite);
   if (await aptUpdate(apt, refresh)) log(`fetched the package index of Debian ${suite}`);
   const name = `linux-source-${DEBIAN_SUITES[suite]}`;

@@ -3,7 +3,7 @@
 // entry (same source), with different labels — the entry predicted exactly that change. The
 // rest fall in one group that no entry explains. matrix.md and matrix.html both render this.
 import { cmp, versionOf } from './expectations.js';
-import { type CaseResult, type KernelResult, kernelTitle, type Results } from './results.js';
+import { type CaseResult, type KernelResult, kernelTitle, labelOf, type Results } from './results.js';
 
 export interface Commit {
   hash: string | null;
@@ -25,7 +25,7 @@ export interface PairChanges {
 }
 
 /** What a cell says for comparing: the label, or the status when there is none. */
-const said = (c: CaseResult | undefined) => (!c ? 'absent' : c.status === 'observed' ? (c.observation?.label ?? 'ERROR') : c.status.toUpperCase());
+const said = (c: CaseResult | undefined) => (!c ? 'absent' : c.status === 'observed' ? labelOf(c) : c.status.toUpperCase());
 
 /** The commit a source names for a change from release `from` to `to`: of the commits it names
  * (`commit <hash> "<title>" (…v6.9)`), the one whose version lies in (from, to], else the first;
@@ -47,6 +47,10 @@ export function commitOf(source: string, from?: string, to?: string): Commit | n
 
 type Expected = { label: string; source: string } | null;
 
+/** Selftest rows judge themselves, and a kernel's own tree may hold other tests than its
+ * neighbour's: their changes are grouped apart, neither explained by an entry nor unexplained. */
+export const SELFTEST_CHANGES = 'kernel selftests (each judges itself; a tree may have other tests than the next)';
+
 /** The source of the entry that explains a change from label `from` to `to`: one entry expected
  * exactly those two labels on the two kernels. Null when nothing does. The gate (diff.ts) and
  * the reports both decide "explained" here. */
@@ -65,7 +69,7 @@ function pairChanges(a: KernelResult, b: KernelResult, all: KernelResult[]): Pai
     const [from, to] = [said(x), said(y)];
     if (from === to) continue;
     total += 1;
-    const source = explainingSource(expectedOf(x?.verdict), expectedOf(y?.verdict), from, to);
+    const source = id.startsWith('kselftest.') ? SELFTEST_CHANGES : explainingSource(expectedOf(x?.verdict), expectedOf(y?.verdict), from, to);
     if (!groups.has(source)) groups.set(source, { source, commit: source ? commitOf(source, a.release ?? '', b.release ?? '') : null, changes: [] });
     groups.get(source)?.changes.push({ id, from, to });
   }

@@ -7,7 +7,7 @@ import { caseFilter } from '../guest/pattern.js';
 import { explainingSource } from './changes.js';
 import type { Expectations } from './expectations.js';
 import { fingerprintDiff, REFUSE } from './fingerprint.js';
-import { type CaseResult, type KernelResult, kernelTitle, type Results } from './results.js';
+import { type CaseResult, type KernelResult, kernelTitle, labelOf, type Results } from './results.js';
 
 export type ChangeClass = 'expected' | 'accepted' | 'unexplained';
 
@@ -46,7 +46,7 @@ export function loadAllowlist(path: string | undefined): ReturnType<typeof parse
   }
 }
 
-const cellOf = (c: CaseResult | undefined) => (!c ? 'absent' : c.status === 'observed' ? c.observation!.label : c.status === 'skip' ? 'SKIP' : 'ERROR');
+const cellOf = (c: CaseResult | undefined) => (!c ? 'absent' : c.status === 'observed' ? labelOf(c) : c.status === 'skip' ? 'SKIP' : 'ERROR');
 
 /** Pair kernels by spec; two single-kernel results pair with each other whatever their names. */
 export function pairKernels(base: Results, cand: Results): [KernelResult, KernelResult][] {

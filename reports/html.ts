@@ -5,6 +5,7 @@
 // changed, under the expectation entry that explains them (reports/changes.ts). Grid: one kernel
 // and one family as operations × memory types, a coloured square per cell.
 import { kernelChanges } from './changes.js';
+import { type Coverage, coverageSummary, disagreements, loadCoverage } from './coverage.js';
 import { GUIDE_INTRO, guideTable } from './guide.js';
 import { caseIds } from './markdown.js';
 import { type CaseResult, kernelTitle, type Results } from './results.js';
@@ -33,7 +34,12 @@ export function kindOf(label: string): string {
 
 function cell(c: CaseResult | undefined): Cell {
   if (!c) return { s: 'missing', l: '—', k: 'error' };
-  if (c.status === 'skip') return { s: 'skip', l: 'SKIP', k: 'skip', o: c.reason };
+  if (c.status === 'skip') return { s: 'skip', l: 'SKIP', k: 'skip', o: c.selftest ?? c.reason };
+  if (c.selftest) {
+    // A selftest judges itself: PASS and XFAIL as conforming, FAIL as a deviation, the failing lines on hover.
+    const r = c.selftest.result;
+    return { s: r === 'FAIL' ? 'deviation' : 'conformant', l: r, k: r === 'FAIL' ? 'fault' : 'kept', o: c.selftest };
+  }
   if (c.status === 'crash' || c.status === 'timeout') return { s: 'error', l: c.status.toUpperCase(), k: 'error', o: `${c.reason ?? ''}\n${c.console ?? ''}` };
   if (c.status === 'error' || !c.observation) return { s: 'error', l: 'ERROR', k: 'error', o: c.reason };
   const v = c.verdict;
@@ -49,12 +55,21 @@ function cell(c: CaseResult | undefined): Cell {
   return { s: 'none', ...base };
 }
 
+/** A row's parts: `<op>[@<variant>].<memtype>`; a selftest row `kselftest.mm[@tree].<test>[.<subtest>]`
+ * groups by its test (in the memory type's place) and names its subtest as the variant. */
+function partsOf(id: string): { memtype: string; op: string; variant: string } {
+  const st = /^kselftest\.(mm(?:@\d+\.\d+)?)\.([^.]+)(?:\.(.+))?$/.exec(id);
+  if (st) return { memtype: `${st[1]}.${st[2]}`, op: st[2], variant: st[3] ?? '(exit code)' };
+  const opPart = id.slice(0, id.indexOf('.'));
+  return { memtype: id.slice(id.indexOf('.') + 1), op: opPart.split('@')[0], variant: opPart };
+}
+
 /** Case ids grouped by family, then memory type, each in the order the suites ran them. */
 function groupedIds(r: Results): string[] {
   const order = new Map<string, { family: string; memtype: string; i: number }>();
   for (const k of r.kernels) {
     for (const c of k.cases) {
-      if (!order.has(c.id)) order.set(c.id, { family: famOf(c, c.id), memtype: c.id.slice(c.id.indexOf('.') + 1), i: order.size });
+      if (!order.has(c.id)) order.set(c.id, { family: famOf(c, c.id), memtype: partsOf(c.id).memtype, i: order.size });
     }
   }
   const rank = (values: string[]) => new Map([...new Set(values)].map((v, i) => [v, i]));
@@ -75,8 +90,7 @@ export function htmlData(r: Results) {
   const rows = groupedIds(r).map((id) => {
     const found = r.kernels.map((k) => k.cases.find((c) => c.id === id));
     const first = found.find(Boolean);
-    const [opPart, memtype] = [id.slice(0, id.indexOf('.')), id.slice(id.indexOf('.') + 1)];
-    return { id, family: famOf(first, id), memtype, op: opPart.split('@')[0], variant: opPart, cells: found.map(cell) };
+    return { id, family: famOf(first, id), ...partsOf(id), cells: found.map(cell) };
   });
   const kernels = r.kernels.map((k) => ({
     title: kernelTitle(k, r.kernels),
@@ -247,7 +261,7 @@ for (const part of location.hash.slice(1).split('&').filter(Boolean)) {
   if (!e) continue;
   if (e.type === 'checkbox') e.checked = true; else e.value = v;
 }
-render(); grid(); show(['matrix', 'changes', 'grid', 'guide'].includes(view) ? view : 'matrix');
+render(); grid(); show(['matrix', 'changes', 'grid', 'guide', 'coverage'].includes(view) ? view : 'matrix');
 // How the page laid out, for the browser test and anyone curious: the page's width and how many kernel columns fit.
 const right = [...head.children].filter((th) => th.getBoundingClientRect().right <= document.documentElement.clientWidth).length - 1;
 document.body.dataset.scrollWidth = String(document.documentElement.scrollWidth);
@@ -265,7 +279,16 @@ function guideHtml(r: Results): string {
   return `<div id="guide" class="view"><p>${esc(GUIDE_INTRO).replace(/`([^`]+)`/g, '<code>$1</code>')}</p><table class="guide"><thead>${head}</thead><tbody>${body}</tbody></table></div>`;
 }
 
-export function renderHtml(r: Results): string {
+/** The coverage view: how much the selftests cover, and where a selftest and its cells disagree, in red. */
+function coverageHtml(r: Results, map: Coverage): string {
+  const d = disagreements(r, map);
+  const list = d.length
+    ? `<h3 class="deviation">Selftests and cells that disagree: one of them is wrong</h3><ul>${d.map((x) => `<li class="deviation"><b>${esc(x.kernel)}</b>: ${esc(x.selftest)}, while ${esc(x.cells)}. <code>${esc(x.where)}</code>: ${esc(x.asserts)}</li>`).join('')}</ul>`
+    : '<p>No selftest in this run disagrees with the cells it covers.</p>';
+  return `<div id="coverage" class="view"><p>${esc(coverageSummary(r, map)).replace(/`([^`]+)`/g, '<code>$1</code>')}</p>${list}</div>`;
+}
+
+export function renderHtml(r: Results, map: Coverage = loadCoverage()): string {
   // JSON inside <script>: "</" must not close the element.
   const data = JSON.stringify(htmlData(r)).replace(/</g, '\\u003c');
   const kinds = KINDS.map(([k, t]) => `<span><span class="sq k-${k}"></span> ${esc(t)}</span>`).join('');
@@ -274,7 +297,7 @@ export function renderHtml(r: Results): string {
 <html lang="en"><head><meta charset="utf-8"><title>mmatrix ${esc(r.runId)}</title><style>${STYLE}</style></head>
 <body>
 <h1>mmatrix run ${esc(r.runId)}${r.complete ? '' : ' (incomplete)'}</h1>
-<nav><button data-view="matrix">Matrix</button> <button data-view="changes">Changes between kernels</button> <button data-view="grid">Grid</button>${guide ? ' <button data-view="guide">Zap call per memory type</button>' : ''}</nav>
+<nav><button data-view="matrix">Matrix</button> <button data-view="changes">Changes between kernels</button> <button data-view="grid">Grid</button>${guide ? ' <button data-view="guide">Zap call per memory type</button>' : ''} <button data-view="coverage">Selftest coverage</button></nav>
 <div id="matrix" class="view">
 <div class="legend"><span class="conformant">✓ conforms</span><span class="deviation">✗ deviates</span><span class="none">no expectation</span><span class="skip">SKIP</span><span class="error">ERROR</span><span class="changed" style="box-shadow:inset 3px 0 0 #7a4de0">differs from the kernel before</span> · hover a cell for its whole label, click to pin it</div>
 <div class="controls">
@@ -295,6 +318,7 @@ export function renderHtml(r: Results): string {
 <div id="gridbox"></div>
 </div>
 ${guide}
+${coverageHtml(r, map)}
 <script type="application/json" id="data">${data}</script>
 <script>${SCRIPT}</script>
 </body></html>

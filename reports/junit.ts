@@ -3,7 +3,7 @@
 // failure / error / skipped children), each case's element as outcome.ts decides; a run
 // error of the kernel is one <testcase name="(run)"> with an error.
 import { OUTCOMES, type Outcome, type OutcomeRow, outcomeOf } from './outcome.js';
-import { type CaseResult, kernelTitle, type Results } from './results.js';
+import { type CaseResult, kernelTitle, labelOf, type Results } from './results.js';
 
 /** JUnit's time: seconds, to the millisecond. */
 const seconds = (ms: number) => (ms / 1000).toFixed(3);
@@ -16,7 +16,7 @@ const xml = (s: string) =>
 
 function testcase(title: string, c: CaseResult): { text: string; kind: OutcomeRow['junit'] } {
   const head = `    <testcase classname="${xml(`${title}.${c.family ?? c.id.split(/[.@]/)[0]}`)}" name="${xml(c.id)}" time="${seconds(c.durationMs ?? 0)}">`;
-  const out = c.observation ? `\n      <system-out>${xml(c.observation.label)}</system-out>` : '';
+  const out = c.status === 'observed' ? `\n      <system-out>${xml(labelOf(c))}</system-out>` : '';
   const outcome = outcomeOf(c);
   const kind = OUTCOMES[outcome].junit;
   const body = (message: string, detail = '') =>
@@ -34,6 +34,8 @@ function testcase(title: string, c: CaseResult): { text: string; kind: OutcomeRo
       body(`observed ${c.observation!.label}, expected ${v?.status === 'deviation' ? v.expected : ''}`, v?.status === 'deviation' ? v.source : ''),
     'pool-leak': () => body('the hugetlb pool did not return to its pre-case baseline'),
     'kernel-trouble': () => body('the kernel logged trouble during the case', (c.observation?.kernel?.log ?? []).join('\n')),
+    'selftest-pass': () => '',
+    'selftest-fail': () => body(`${c.selftest?.test ?? ''}: FAIL`, c.selftest?.detail ?? ''),
     missing: () => body('no result'),
   };
   const inner = child[outcome]();

@@ -1,8 +1,9 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
 import { type ChangeGroup, kernelChanges } from './changes.js';
+import { type Coverage, coverageSection, loadCoverage } from './coverage.js';
 import { guideSection } from './guide.js';
 import { KCIDB, kcidbStatus } from './outcome.js';
-import { brokenCases, cellText, kernelEvents, kernelTitle, poolLeaks, type Results, verdictCounts } from './results.js';
+import { brokenCases, cellText, kernelEvents, kernelTitle, labelOf, poolLeaks, type Results, verdictCounts } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -12,7 +13,7 @@ export function caseIds(r: Results): string[] {
   return [...ids].sort();
 }
 
-export function renderMarkdown(r: Results): string {
+export function renderMarkdown(r: Results, map: Coverage = loadCoverage()): string {
   const kernels = r.kernels;
   const lines = [
     `# mmatrix run ${r.runId}${r.complete ? '' : ' (incomplete)'}`,
@@ -44,10 +45,11 @@ export function renderMarkdown(r: Results): string {
   }
   lines.push(...changesSection(r));
   lines.push(...guideSection(r));
+  lines.push(...coverageSection(r, map));
   const deviations = kernels.flatMap((k) =>
     k.cases.flatMap((c) =>
       c.verdict?.status === 'deviation'
-        ? [`- ${kernelTitle(k, kernels)} ${c.id}: observed \`${c.observation!.label}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`]
+        ? [`- ${kernelTitle(k, kernels)} ${c.id}: observed \`${labelOf(c)}\`, expected \`${c.verdict.expected}\` (${esc(c.verdict.source)})`]
         : [],
     ),
   );

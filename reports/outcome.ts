@@ -13,6 +13,8 @@ export type Outcome =
   | 'hung-kernel' // no result, and the kernel no longer answered SSH
   | 'hung-test' // no result, the kernel still answering: the test hung
   | 'case-error' // the case threw in the guest
+  | 'selftest-pass' // a kernel selftest passed (or failed as it expected to: XFAIL)
+  | 'selftest-fail' // a kernel selftest failed: the kernel or the test is wrong
   | 'skip' // cannot run here, with a reason
   | 'missing'; // the kernel has no such case (its run died, or it was never run)
 
@@ -43,6 +45,8 @@ export const OUTCOMES: Record<Outcome, OutcomeRow> = {
   'hung-kernel': { kcidb: 'FAIL', junit: 'failure', tapOk: false, exit: 1, gated: true },
   'hung-test': { kcidb: 'ERROR', junit: 'error', tapOk: false, exit: 2, gated: true },
   'case-error': { kcidb: 'ERROR', junit: 'error', tapOk: false, exit: 2, gated: true },
+  'selftest-pass': { kcidb: 'PASS', junit: 'pass', tapOk: true, exit: 0, gated: false },
+  'selftest-fail': { kcidb: 'FAIL', junit: 'failure', tapOk: false, exit: 1, gated: false },
   skip: { kcidb: 'SKIP', junit: 'skipped', tapOk: true, exit: 0, gated: false },
   missing: { kcidb: 'MISS', junit: 'error', tapOk: false, exit: 2, gated: true },
 };
@@ -59,6 +63,7 @@ export function outcomeOf(c: CaseResult | undefined): Outcome {
     case 'timeout':
       return /^hung test/.test(c.reason ?? '') ? 'hung-test' : 'hung-kernel';
     case 'observed':
+      if (c.selftest) return c.selftest.result === 'FAIL' ? 'selftest-fail' : 'selftest-pass';
       if (c.verdict?.status === 'deviation') return 'deviation';
       if (c.observation?.poolBalanced === false) return 'pool-leak';
       if (c.observation?.kernel?.log.length) return 'kernel-trouble';

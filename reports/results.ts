@@ -10,11 +10,26 @@ export const RESULTS_SCHEMA = 'mmatrix.results/1' as const;
 // the guest); timeout: it did not finish, the guest answering SSH or not (reason says which).
 export type CaseStatus = 'observed' | 'skip' | 'error' | 'crash' | 'timeout';
 
+/** A kernel selftest's result, kselftest's words. */
+export type SelftestResult = 'PASS' | 'FAIL' | 'SKIP' | 'XFAIL';
+
+/** One row of the kselftest family: a subtest's point, or the whole test's exit code. */
+export interface SelftestRecord {
+  test: string; // the invocation's name: the binary, with @variant where the tree runs it several ways
+  subtest: string | null; // null on the test's own row, judged by its exit code
+  result: SelftestResult;
+  tree: string; // where the test was built from (linux-source-6.1=6.1.176-1, git:<hash>, …)
+  command: string; // as it ran in the guest
+  exit?: number | null; // the test's own row: its exit code, null when the timeout killed it
+  detail?: string; // the lines before a failing or skipped point, or the end of the output
+}
+
 export interface CaseResult {
   id: string;
   family?: string; // the suite family that ran it
   status: CaseStatus;
   observation?: Observation;
+  selftest?: SelftestRecord; // the kselftest family's rows instead of an observation
   reason?: string; // why skipped, or what went wrong
   console?: string; // for a crash or timeout: the guest console's last lines
   verdict?: Verdict; // the expectation table's judgement of an observed case
@@ -48,9 +63,21 @@ export interface Results {
   finished: string | null;
   complete: boolean; // false when interrupted or a kernel failed to run
   /** What was asked for, so `run --resume` can finish the same run. */
-  options?: { kernels: string[]; families: string[]; cases: string[]; hugepages: number; pool1g: number | 'auto'; memoryMb: number };
+  options?: {
+    kernels: string[];
+    families: string[];
+    cases: string[];
+    hugepages: number;
+    pool1g: number | 'auto';
+    memoryMb: number;
+    tests?: string[]; // the kselftest family's selftests
+    fromTree?: string; // and the tree they came from, when not each kernel's own
+  };
   kernels: KernelResult[];
 }
+
+/** What an observed cell says: the observation's label, or a selftest's result. */
+export const labelOf = (c: CaseResult): string => c.observation?.label ?? c.selftest?.result ?? 'ERROR';
 
 /** A cell's text for the matrix: the label, ✓ when it conforms, ✗ and what was expected when not. */
 export function cellText(c: CaseResult | undefined): string {
@@ -59,7 +86,7 @@ export function cellText(c: CaseResult | undefined): string {
   if (c.status === 'error') return 'ERROR';
   if (c.status === 'crash') return 'CRASH';
   if (c.status === 'timeout') return 'TIMEOUT';
-  const label = `${c.observation?.label ?? 'ERROR'}${c.observation?.poolBalanced === false ? ' ⚠pool' : ''}${c.observation?.kernel ? ' ⚠kernel' : ''}`;
+  const label = `${labelOf(c)}${c.observation?.poolBalanced === false ? ' ⚠pool' : ''}${c.observation?.kernel ? ' ⚠kernel' : ''}`;
   const v = c.verdict;
   if (v?.status === 'conformant') return `${label} ✓`;
   if (v?.status === 'deviation') return `${label} ✗ (expected ${v.expected})`;

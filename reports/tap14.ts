@@ -2,7 +2,7 @@
 // case. A point is `ok` or `not ok` as outcome.ts says; a SKIP carries its
 // reason; each point's YAML block gives the status, the label and what was expected.
 import { outcomeRow } from './outcome.js';
-import { type KernelResult, kernelTitle } from './results.js';
+import { type KernelResult, kernelTitle, labelOf } from './results.js';
 
 const q = (s: string) => JSON.stringify(s);
 
@@ -14,7 +14,7 @@ export function kernelSubtest(k: KernelResult, n: number): string {
     const { kcidb: status, tapOk: ok } = outcomeRow(c);
     const skip = c.status === 'skip' ? ` # SKIP ${(c.reason ?? '').replace(/\n/g, ' ')}` : '';
     const yaml = [`status: ${q(status)}`];
-    if (c.observation) yaml.push(`label: ${q(c.observation.label)}`);
+    if (c.status === 'observed') yaml.push(`label: ${q(labelOf(c))}`);
     if (c.verdict && c.verdict.status !== 'none') yaml.push(`expected: ${q(c.verdict.expected)}`, `source: ${q(c.verdict.source)}`);
     if (c.status !== 'observed' && c.status !== 'skip') yaml.push(`reason: ${q(c.reason ?? c.status)}`);
     const block = c.status === 'skip' ? [] : ['      ---', ...yaml.map((l) => `      ${l}`), '      ...'];

@@ -8,6 +8,7 @@ import { InfraError, InputError } from '../common/errors.js';
 import { killAll } from '../common/procs.js';
 import { buildImage } from '../images/initramfs.js';
 import { checkKernelSpec, parseKernelSpec, prepareKernel } from '../images/kernel.js';
+import { loadCoverage } from '../reports/coverage.js';
 import { gate, loadAllowlist } from '../reports/diff.js';
 import { Expectations } from '../reports/expectations.js';
 import { guide, renderGuide } from '../reports/guide.js';
@@ -16,7 +17,8 @@ import { runExit } from '../reports/outcome.js';
 import { brokenCases, poolLeaks, RESULTS_SCHEMA, type Results, verdictCounts } from '../reports/results.js';
 import { newRunId, RunFolder, writeReports } from '../reports/runfolder.js';
 import { kernelSubtest, tapHeader } from '../reports/tap14.js';
-import { FAMILIES, type Family, isFamily } from '../suites/families.js';
+import { FAMILIES, type Family, HOST_FAMILIES, isFamily } from '../suites/families.js';
+import { SELFTEST_NAMES, selftestMemoryMb, unknownTests } from '../suites/kselftests.js';
 import type { AccelChoice } from './accel.js';
 import { bench, benchMarkdown } from './bench.js';
 import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
@@ -36,7 +38,7 @@ function positiveInt(v: string): number {
 }
 
 function family(v: string, prev: Family[] = []): Family[] {
-  if (!isFamily(v)) throw new InvalidArgumentError(`unknown suite '${v}' (known: ${FAMILIES.join(', ')})`);
+  if (!isFamily(v)) throw new InvalidArgumentError(`unknown suite '${v}' (known: ${[...FAMILIES, ...HOST_FAMILIES].join(', ')})`);
   return [...prev, v];
 }
 
@@ -74,6 +76,8 @@ interface RunFlags {
   runsDir: string;
   refresh: boolean;
   expectations?: string;
+  test?: string[];
+  fromTree?: string;
 }
 
 /** The run folder and results to finish, with the options it was started with. */
@@ -82,7 +86,17 @@ function resumeFrom(path: string, f: RunFlags): { folder: RunFolder; results: Re
   const results = withJournal(loadResults(dir), dir);
   const o = results.options;
   if (!o) throw new InputError(`run '${path}' records no options, so it cannot be resumed`);
-  Object.assign(f, { kernel: o.kernels, suite: o.families, case: o.cases, hugepages: o.hugepages, pool1g: o.pool1g, memory: o.memoryMb, shard: undefined });
+  Object.assign(f, {
+    kernel: o.kernels,
+    suite: o.families,
+    case: o.cases,
+    hugepages: o.hugepages,
+    pool1g: o.pool1g,
+    memory: o.memoryMb,
+    test: o.tests,
+    fromTree: o.fromTree,
+    shard: undefined,
+  });
   return { folder: new RunFolder(dirname(dir), basename(dir), true), results: { ...results, complete: false, finished: null } };
 }
 
@@ -94,11 +108,31 @@ async function runCommand(f: RunFlags): Promise<number> {
   findQemu();
   if (f.case?.length) checkPatterns(f.case, (await import('../suites/catalog.js')).allCaseIds());
   const expectations = Expectations.load(f.expectations);
+  loadCoverage(); // a broken coverage map fails here, before anything starts
   const baseline = f.baseline ? loadResults(f.baseline) : null;
   const allow = loadAllowlist(f.allowlist);
   const folder = resumed?.folder ?? new RunFolder(f.runsDir, newRunId());
   const id = folder.id;
-  const options = { kernels, families: f.suite ?? [...FAMILIES], cases: f.case ?? [], hugepages: f.hugepages, pool1g: f.pool1g, memoryMb: f.memory };
+  const families = f.suite ?? [...FAMILIES];
+  const tests = f.test ?? [];
+  if (tests.length && !families.includes('kselftest')) throw new InputError('-t/--test names kernel selftests: add -s kselftest, or use `mmatrix selftests`');
+  if (f.fromTree && !families.includes('kselftest'))
+    throw new InputError('--from-tree is for the kselftest family: add -s kselftest, or use `mmatrix selftests`');
+  const unknown = unknownTests(tests);
+  if (unknown.length) throw new InputError(`unknown selftest '${unknown[0]}' (known: ${SELFTEST_NAMES.join(', ')})`);
+  // The selftests' own memory needs (mremap_test's 2 GB cases) raise the guest's memory.
+  const memoryMb = families.includes('kselftest') ? Math.max(f.memory, selftestMemoryMb(tests)) : f.memory;
+  if (memoryMb !== f.memory) log(`guest memory raised to ${memoryMb} MiB for the selftests (mremap_test's 2 GB cases)`);
+  const options = {
+    kernels,
+    families,
+    cases: f.case ?? [],
+    hugepages: f.hugepages,
+    pool1g: f.pool1g,
+    memoryMb,
+    ...(tests.length ? { tests } : {}),
+    ...(f.fromTree ? { fromTree: f.fromTree } : {}),
+  };
   const results: Results = resumed?.results ?? {
     schema: RESULTS_SCHEMA,
     runId: id,
@@ -132,10 +166,12 @@ async function runCommand(f: RunFlags): Promise<number> {
       families: options.families as Family[],
       cases: options.cases,
       pool1g: f.pool1g,
-      jobs: f.jobs ?? autoJobs(availableParallelism(), freemem() / 2 ** 20, f.memory),
+      jobs: f.jobs ?? autoJobs(availableParallelism(), freemem() / 2 ** 20, memoryMb),
       accel: f.accel,
       hugepages: f.hugepages,
-      memoryMb: f.memory,
+      memoryMb,
+      tests,
+      fromTree: f.fromTree ?? null,
       bootTimeoutMs: f.bootTimeout * 1000,
       suiteTimeoutMs: f.suiteTimeout * 1000,
       caseTimeoutMs: f.caseTimeout * 1000,
@@ -183,7 +219,9 @@ export function program(): Command {
   p.command('run')
     .description('boot each kernel, run the suites, write a run folder (matrix.html, matrix.md, junit.xml, results.json)')
     .option('-k, --kernel <spec>', 'debian:<suite>|<version>, bzimage:<path>[,modules=<dir>] or src:<tree>[,patches=<mbox|dir>]; repeatable', collect)
-    .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}); repeatable`, family)
+    .option('-s, --suite <family>', `suite family to run (${FAMILIES.join(', ')}; and kselftest, never by default); repeatable`, family)
+    .option('-t, --test <name>', `with -s kselftest: only this selftest (${SELFTEST_NAMES.join(', ')}); repeatable`, collect)
+    .option('--from-tree <spec>', "with -s kselftest: every kernel runs this tree's selftests (debian:<suite> or a source folder)")
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('-c, --case <pattern>', "only cases whose id matches (* and {a,b}), e.g. 'madv_dontneed*.hugetlbfs-*'; repeatable", collect)
     .option('--hugepages <n>', 'default-size huge pages the guest reserves', positiveInt, GUEST_DEFAULTS.hugepages)
@@ -207,6 +245,28 @@ export function program(): Command {
     )
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand(f);
+    });
+  p.command('selftests')
+    .description("the kernel's own mm selftests, built from each kernel's source tree, run in its guest: `run -s kselftest`")
+    .option('-k, --kernel <spec>', 'as for run; repeatable', collect)
+    .option('-t, --test <name>', `only this selftest (${SELFTEST_NAMES.join(', ')}); repeatable`, collect)
+    .option('--from-tree <spec>', "every kernel runs this tree's selftests (debian:<suite> or a source folder), in rows of their own")
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--hugepages <n>', 'default-size huge pages the guest reserves at boot', positiveInt, GUEST_DEFAULTS.hugepages)
+    .option('--memory <mb>', 'guest memory in MiB (raised to what the chosen tests need)', positiveInt, GUEST_DEFAULTS.memoryMb)
+    .option('-j, --jobs <n>', 'guests at once', positiveInt)
+    .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, GUEST_DEFAULTS.bootTimeoutS)
+    .option('--runs-dir <dir>', 'where run folders go', 'runs')
+    .option('--refresh', 'fetch fresh package lists for Debian suites', false)
+    .option('--tap', 'stream one TAP 14 stream to stdout; progress goes to stderr')
+    .option('--baseline <results>', 'gate: compare with this results.json (a PASS that became FAIL is a change)')
+    .option('--allowlist <file>', 'with --baseline: row patterns whose changes are accepted')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  mmatrix selftests -k debian:bookworm -k debian:trixie\n  mmatrix selftests -t madv_populate -t hugetlb-madvise\n  mmatrix selftests --from-tree debian:experimental -t guard-regions`,
+    )
+    .action(async (f: RunFlags) => {
+      process.exitCode = await runCommand({ ...f, suite: ['kselftest'], pool1g: 'auto', suiteTimeout: 3600, caseTimeout: 600 });
     });
   p.command('diff')
     .description('the cells that changed from a baseline to a candidate, classed expected / accepted / unexplained; exit 1 on an unexplained change or a crash')

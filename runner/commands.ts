@@ -6,14 +6,21 @@ import { InputError } from '../common/errors.js';
 import { suggest } from '../common/suggest.js';
 import { lastAnswer } from '../images/apt.js';
 import { DEBIAN_SUITES, type DebKernel, resolveDebian, suiteOfVersion } from '../images/debian.js';
+import { type Coverage, coveringOf, loadCoverage, whereOf } from '../reports/coverage.js';
 import type { Expectations } from '../reports/expectations.js';
 import { kernelTitle, type Results } from '../reports/results.js';
 
 /** A case across the kernels of a run: its observation, its expectation and the source. */
-export function showCase(r: Results, id: string, x: Expectations): string {
+export function showCase(r: Results, id: string, x: Expectations, map: Coverage = loadCoverage()): string {
   const ids = [...new Set(r.kernels.flatMap((k) => k.cases.map((c) => c.id)))];
   if (!ids.includes(id)) throw new InputError(`no case '${id}' in run ${r.runId}; did you mean ${suggest(id, ids).join(', ')}?`);
   const out = [`${id}  (run ${r.runId})`];
+  const lines = coveringOf(map, id);
+  out.push(
+    lines.length
+      ? `selftests that check it (${map.tree}):\n${lines.map((a) => `  ${whereOf(a)}: ${a.asserts}`).join('\n')}`
+      : 'selftests that check it: none in the coverage map',
+  );
   for (const k of r.kernels) {
     const c = k.cases.find((x) => x.id === id);
     out.push('', `== ${kernelTitle(k, r.kernels)} (${k.spec} ${k.version}, ${k.accel ?? '?'})`);
@@ -22,6 +29,10 @@ export function showCase(r: Results, id: string, x: Expectations): string {
       continue;
     }
     out.push(`status: ${c.status}${c.reason ? ` (${c.reason})` : ''}`);
+    if (c.selftest) {
+      out.push(`result: ${c.selftest.result}`, `tree: ${c.selftest.tree}`, `command: ${c.selftest.command}`);
+      if (c.selftest.detail) out.push('lines:', ...c.selftest.detail.split('\n').map((l) => `  ${l}`));
+    }
     if (c.observation) {
       out.push(`label: ${c.observation.label}`);
       const expected = k.release ? x.expected(id, k.release) : null;

@@ -2,7 +2,7 @@
 // their TAP. The pieces: the scheduler (which guest takes which kernel), the session (one
 // guest's work, crash recovery included), the recorder (results as they come). This file
 // holds the options, the real Host (Debian or a tree, QEMU, SSH) and the wiring.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InfraError } from '../common/errors.js';
@@ -10,11 +10,13 @@ import type { GuestFacts, Pools } from '../guest/protocol.js';
 import { buildImage } from '../images/initramfs.js';
 import { type Kernel, prepareKernel } from '../images/kernel.js';
 import { scratchDisks } from '../images/scratch.js';
+import { buildSelftests, fromTree, ownTree } from '../images/selftests.js';
 import type { Expectations } from '../reports/expectations.js';
 import type { Fingerprint } from '../reports/fingerprint.js';
 import type { KernelResult, Results } from '../reports/results.js';
 import type { RunFolder } from '../reports/runfolder.js';
 import type { Family } from '../suites/families.js';
+import { selftestBinaries } from '../suites/kselftests.js';
 import { type AccelChoice, accelPlan } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
 import { Guest } from './guest.js';
@@ -36,6 +38,8 @@ export interface RunOptions {
   bootTimeoutMs: number;
   suiteTimeoutMs: number;
   caseTimeoutMs: number; // a case printing nothing this long is hung
+  tests?: string[]; // the kselftest family: only these selftests (empty or absent: all)
+  fromTree?: string | null; // the kselftest family: every kernel runs this tree's selftests
   refresh: boolean;
   expectations: Expectations;
   log: (line: string) => void;
@@ -153,6 +157,14 @@ export function realHost(o: RunOptions, guestCode: { bundle: Buffer; version: st
       return b;
     },
     fingerprint: (facts, kernel, accel, pools) => fingerprint(facts, kernel, accel, pools, guestCode.version),
+    selftests: async (kernel) => {
+      const tree = o.fromTree ? await fromTree(o.fromTree, o.refresh, o.log) : await ownTree(kernel.spec, o.refresh, o.log);
+      if (!tree) return null;
+      const build = await buildSelftests(tree, selftestBinaries(o.tests ?? []), o.log);
+      // One tar stream of the binaries: an empty archive when none built.
+      const tar = execFileSync('tar', ['-c', '-C', build.dir, ...(build.built.length ? build.built : ['--files-from', '/dev/null'])], { maxBuffer: 1 << 30 });
+      return { build, own: !o.fromTree, tar };
+    },
   };
 }
 

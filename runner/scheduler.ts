@@ -5,6 +5,7 @@
 import type { Kernel } from '../images/kernel.js';
 import type { KernelResult } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
+import type { SelftestSet } from './kselftest.js';
 import type { KernelProgress } from './progress.js';
 
 /** One kernel of the run: prepared once, its families handed out to every guest that works on it. */
@@ -12,6 +13,7 @@ export interface KernelJob {
   spec: string;
   res: KernelResult;
   kernel: Promise<Kernel> | null; // prepared by the first guest's worker
+  selftests?: Promise<SelftestSet | Error | null>; // the kselftest family's build, made once per kernel
   queue: Family[]; // families no guest has started
   boots: number; // guests booted for it so far: names their console files
   guests: number; // guests working on it now

@@ -8,9 +8,11 @@ import { InfraError } from '../common/errors.js';
 import type { GuestFacts, Pools } from '../guest/protocol.js';
 import type { Kernel } from '../images/kernel.js';
 import type { Fingerprint } from '../reports/fingerprint.js';
+import type { CaseResult } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
-import { runFamily } from './family.js';
+import { type FamilyContext, type FamilyOutcome, runFamily } from './family.js';
 import { type GuestHandle, poolDrift } from './guest.js';
+import { runSelftests, type SelftestContext, type SelftestSet } from './kselftest.js';
 import type { Recorder } from './recorder.js';
 import { endJob, type KernelJob, wantsHelp } from './scheduler.js';
 
@@ -20,6 +22,8 @@ export interface Host {
   /** Build its image, boot a guest writing its console to `consoleLog`, push the guest code. */
   boot(kernel: Kernel, consoleLog: string): Promise<{ guest: GuestHandle; accel: string }>;
   fingerprint(facts: GuestFacts, kernel: Kernel, accel: string, pools: Pools): Promise<Fingerprint>;
+  /** The kselftest family's binaries for a kernel (null: it has no tree to build them from). */
+  selftests?(kernel: Kernel): Promise<SelftestSet | null>;
 }
 
 export interface SessionOptions {
@@ -28,6 +32,7 @@ export interface SessionOptions {
   hugepages: number;
   suiteTimeoutMs: number;
   caseTimeoutMs: number;
+  tests?: string[]; // the kselftest family: only these tests (empty for all)
   log: (line: string) => void;
   onKernelDone?: (job: KernelJob) => void;
 }
@@ -60,6 +65,8 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
       res.accel = b.accel;
       return b.guest;
     };
+    // Started before the boot, so make runs while the guest boots; a kernel's guests share it.
+    if (o.families.includes('kselftest') && job.queue.includes('kselftest')) job.selftests ??= selftestsOf(host, kernel);
     job.bar?.phase('image, boot');
     guest = await boot();
     const facts = await guest.facts();
@@ -90,12 +97,13 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
         );
       job.running.add(family);
       job.bar?.phase([...job.running].join(' '));
-      const outcome = await runFamily(family, {
-        onPlan: (n) => {
+      const current: GuestHandle = guest;
+      const ctx: FamilyContext = {
+        onPlan: (n: number) => {
           job.planned.set(family, n);
           progress();
         },
-        guest,
+        guest: current,
         after,
         patterns: o.cases,
         caseTimeoutMs: o.caseTimeoutMs,
@@ -106,13 +114,21 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
           guest = await boot();
           return guest;
         },
-        onCase: (c) => {
+        onCase: (c: CaseResult) => {
           rec.caseDone(job.spec, res, facts.release, c);
           job.finished += 1;
           progress();
         },
-        log: (line) => o.log(`${facts.release}: ${line}`),
-      });
+        log: (line: string) => o.log(`${facts.release}: ${line}`),
+      };
+      const outcome: FamilyOutcome =
+        family === 'kselftest'
+          ? await selftestFamily(await (job.selftests ?? selftestsOf(host, kernel)), {
+              ...ctx,
+              baselineHugepages: facts.hugepagesObtained,
+              tests: o.tests ?? [],
+            })
+          : await runFamily(family, ctx);
       guest = outcome.guest;
       // Every case must give back what it took: checked again here, from outside the suite.
       const drift = poolDrift(baseline, await guest.pools());
@@ -149,10 +165,25 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
   }
 }
 
+async function selftestsOf(host: Host, kernel: Kernel): Promise<SelftestSet | Error | null> {
+  if (!host.selftests) return new Error('this host cannot build selftests');
+  return host.selftests(kernel).catch((e: Error) => e);
+}
+
+/** The kselftest family, or its one row saying why it could not run: no tree, or no build. */
+async function selftestFamily(set: SelftestSet | Error | null, ctx: SelftestContext): Promise<FamilyOutcome> {
+  if (set !== null && !(set instanceof Error)) return runSelftests(set, ctx);
+  const reason = set === null ? 'this kernel has no source tree to build its selftests from: pass --from-tree' : `the selftests did not build: ${set.message}`;
+  const c: CaseResult = { id: 'kselftest.mm', family: 'kselftest', status: set === null ? 'skip' : 'error', reason };
+  ctx.onCase(c);
+  return { cases: [c], tap: '', stderr: '', guest: ctx.guest };
+}
+
 /** "84 cases (60 observed, 24 skipped, 0 errors; 0 deviations)", crashes and timeouts when any. */
-function summary(done: { status: string; verdict?: { status: string } }[]): string {
+function summary(done: CaseResult[]): string {
   const n = (s: string) => done.filter((c) => c.status === s).length;
   const dev = done.filter((c) => c.verdict?.status === 'deviation').length;
+  const fails = done.filter((c) => c.selftest?.result === 'FAIL').length;
   const broke = n('crash') + n('timeout') ? `, ${n('crash')} crashed, ${n('timeout')} timed out` : '';
-  return `${done.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors${broke}; ${dev} deviations)`;
+  return `${done.length} cases (${n('observed')} observed, ${n('skip')} skipped, ${n('error')} errors${broke}; ${dev} deviations${fails ? `, ${fails} selftest FAIL` : ''})`;
 }

@@ -4,7 +4,7 @@
 import type { Case } from '../guest/harness.js';
 import { adviceCases } from './advice.js';
 import { hangCases, panicCases } from './breakers.js';
-import { FAMILIES, type Family } from './families.js';
+import { FAMILIES, type GuestFamily } from './families.js';
 import type { GuestEnv } from './memtypes.js';
 import { mremapCases } from './mremap.js';
 import { populateCases } from './populate.js';
@@ -14,7 +14,7 @@ import { uffdioCases } from './uffdio.js';
 import { vmaCases } from './vma.js';
 import { zapCases } from './zap.js';
 
-export const BUILDERS: Record<Family, (env: GuestEnv) => Case[]> = {
+export const BUILDERS: Record<GuestFamily, (env: GuestEnv) => Case[]> = {
   zap: zapCases,
   populate: populateCases,
   mremap: mremapCases,

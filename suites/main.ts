@@ -12,7 +12,7 @@ import { EXT4_DONE, encodeAnswer, type GuestFacts, poolKey, type Request } from 
 import { serve } from '../guest/serve.js';
 import { Tap, writeOut } from '../guest/tap.js';
 import { BUILDERS } from './catalog.js';
-import { type Family, isFamily, TEST_FAMILIES } from './families.js';
+import { type GuestFamily, isFamily, isHostFamily, TEST_FAMILIES } from './families.js';
 import type { GuestEnv } from './memtypes.js';
 
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
@@ -39,15 +39,9 @@ function mounted(dir: string, type: string, ready = EXT4_DONE): string | null {
     : null;
 }
 
-function runFamily(req: Extract<Request, { kind: 'family' }>): number {
-  const tap = new Tap();
-  const family = req.family;
-  const known = isFamily(family) || (req.test === true && (TEST_FAMILIES as readonly string[]).includes(family));
-  if (!known) {
-    tap.bail(`unknown suite family '${family}'`);
-    return 2;
-  }
-  const env: GuestEnv = {
+/** What the cases need to know of this guest: pools, mounts, THP, swap. */
+function guestEnv(): GuestEnv {
+  return {
     hugePage: hugePageSize(),
     pools: Object.fromEntries([...hugePools()].map(([size, p]) => [size, p.free])),
     hugetlbfs: process.env.MMATRIX_HUGETLBFS ?? '/mnt/huge',
@@ -57,8 +51,19 @@ function runFamily(req: Extract<Request, { kind: 'family' }>): number {
     thp: thpMode(),
     swap: swaps(),
   };
+}
+
+function runFamily(req: Extract<Request, { kind: 'family' }>): number {
+  const tap = new Tap();
+  const family = req.family;
+  const known = (isFamily(family) && !isHostFamily(family)) || (req.test === true && (TEST_FAMILIES as readonly string[]).includes(family));
+  if (!known) {
+    tap.bail(`unknown suite family '${family}'`);
+    return 2;
+  }
+  const env = guestEnv();
   const keep = caseFilter(req.patterns ?? []);
-  let cases = BUILDERS[family as Family](env).filter((c) => keep(c.id));
+  let cases = BUILDERS[family as GuestFamily](env).filter((c) => keep(c.id));
   if (req.after) cases = cases.slice(cases.findIndex((c) => c.id === req.after) + 1);
   const pools = Object.entries(env.pools)
     .map(([size, free]) => `${Number(size) >> 20}M:${free}`)

@@ -10,6 +10,7 @@ import type { Kernel } from '../../images/kernel.js';
 import { Expectations } from '../../reports/expectations.js';
 import type { CaseResult, KernelResult, Results } from '../../reports/results.js';
 import type { GuestHandle } from '../../runner/guest.js';
+import type { SelftestSet } from '../../runner/kselftest.js';
 import { Recorder } from '../../runner/recorder.js';
 import type { RunOptions } from '../../runner/run.js';
 import type { Host } from '../../runner/session.js';
@@ -25,6 +26,9 @@ export interface Answer {
 }
 
 export type Script = (family: string, after: string | undefined, guest: FakeGuest) => Answer;
+
+/** What a selftest binary prints and exits with in a fake guest; `dies`: it takes the guest down. */
+export type SelftestScript = Record<string, { out: string; code: number } | 'dies'>;
 
 const facts = (release: string): GuestFacts => ({
   release,
@@ -49,7 +53,10 @@ export class FakeGuest implements GuestHandle {
     readonly n: number, // the host's n-th boot
     private readonly script: Script,
     private pool: Pools = { '2048kB': { free: 64, rsvd: 0 } },
+    private readonly selftests: SelftestScript = {},
   ) {}
+
+  readonly commands: string[] = [];
 
   facts = async () => facts(this.kernel.release);
   pools = async () => this.pool;
@@ -62,6 +69,14 @@ export class FakeGuest implements GuestHandle {
 
   async exec(cmd: string): Promise<ExecResult> {
     if (!this.answersSsh) throw new Error(`'${cmd}' did not finish`);
+    this.commands.push(cmd);
+    const binary = / \.\/(\S+)/.exec(cmd)?.[1];
+    const answer = binary ? this.selftests[binary] : undefined;
+    if (answer === 'dies') {
+      this.up = false;
+      throw new InfraError('ssh', `the guest went away during '${cmd}'`);
+    }
+    if (answer) return { code: answer.code, signal: null, stdout: answer.out, stderr: '', ended: 'exit' };
     return { code: 0, signal: null, stdout: '', stderr: '', ended: 'exit' };
   }
 
@@ -111,7 +126,18 @@ export class FakeHost implements Host {
   constructor(
     private readonly script: Script,
     private readonly bootFails: (spec: string, n: number) => boolean = () => false,
+    private readonly selftestScript: SelftestScript = {},
   ) {}
+
+  /** The kselftest family's build: every binary the script answers for, from one fake tree. */
+  async selftests(): Promise<SelftestSet> {
+    const built = Object.keys(this.selftestScript);
+    return {
+      build: { dir: '/nonexistent', tree: 'linux-source-6.1=fake', version: '6.12', subdir: 'mm', built, failed: {}, seconds: 0 },
+      own: true,
+      tar: Buffer.alloc(0),
+    };
+  }
 
   async prepare(spec: string): Promise<Kernel> {
     this.prepared.push(spec);
@@ -125,7 +151,7 @@ export class FakeHost implements Host {
     if (this.bootFails(kernel.spec, n)) {
       throw new InfraError('boot', 'guest did not answer SSH before the boot timeout');
     }
-    const g = new FakeGuest(kernel, n, this.script);
+    const g = new FakeGuest(kernel, n, this.script, undefined, this.selftestScript);
     this.guests.push(g);
     return { guest: g, accel: 'tcg' };
   }

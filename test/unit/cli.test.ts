@@ -54,7 +54,7 @@ test('a kernel source of unknown kind', (t) => {
 test('an unknown suite family', (t) => {
   const r = cli('run', '-s', 'zapp');
   t.is(r.status, 2);
-  t.regex(r.stderr, /unknown suite 'zapp' \(known: zap, populate, mremap, advice, resv, vma, uffd\)/);
+  t.regex(r.stderr, /unknown suite 'zapp' \(known: zap, populate, mremap, advice, resv, vma, uffd, kselftest\)/);
 });
 
 test('help lists run with examples', (t) => {

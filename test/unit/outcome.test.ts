@@ -9,6 +9,7 @@ import { kernelSubtest } from '../../reports/tap14.js';
 import { kernelResult, observation, resultsOf } from '../helpers/results.js';
 
 const obs = (over: Partial<CaseResult['observation'] & object> = {}) => observation('x.anon-private', 'ok kept', over);
+const st = (result: 'PASS' | 'FAIL') => ({ test: 'madv_populate', subtest: 'read', result, tree: 'linux-source-6.1=6.1.176-1', command: './madv_populate' });
 const sample: Record<Exclude<Outcome, 'missing'>, CaseResult> = {
   conformant: { id: 'a.anon-private', status: 'observed', observation: obs(), verdict: { status: 'conformant', expected: 'ok kept', source: 's' } },
   unjudged: { id: 'b.anon-private', status: 'observed', observation: obs(), verdict: { status: 'none' } },
@@ -30,6 +31,8 @@ const sample: Record<Exclude<Outcome, 'missing'>, CaseResult> = {
   'hung-test': { id: 'h.anon-private', status: 'timeout', reason: 'hung test: no result after 45 s' },
   'case-error': { id: 'i.anon-private', status: 'error', reason: 'threw' },
   skip: { id: 'j.anon-private', status: 'skip', reason: 'no pool' },
+  'selftest-pass': { id: 'kselftest.mm.madv_populate.read', status: 'observed', selftest: st('PASS') },
+  'selftest-fail': { id: 'kselftest.mm.madv_populate.write', status: 'observed', selftest: st('FAIL') },
 };
 const kernel = (cases: CaseResult[], over: Partial<KernelResult> = {}): KernelResult => kernelResult({ cases, ...over });
 const results = (kernels: KernelResult[]): Results => resultsOf(kernels, { runId: 'r' });

@@ -175,3 +175,34 @@ test('a pool that does not come back after a family is recorded as drift', async
   await runWith(r.options, host, r.recorder);
   t.deepEqual(r.results.kernels[0].poolDrift, [{ after: 'zap', drift: ['2048kB free 62/64'] }]);
 });
+
+test('the kselftest family: rows per point, a FAIL exits 1, a test that takes the guest down is its crash row and the next runs in a fresh guest', async (t) => {
+  const host = new FakeHost(twoCases, undefined, {
+    madv_populate: { out: 'TAP version 13\n1..2\nok 1 MADV_POPULATE_READ\nnot ok 2 MADV_POPULATE_WRITE\n', code: 1 },
+    'hugetlb-madvise': 'dies',
+    mremap_dontunmap: { out: 'nothing in TAP\n', code: 0 },
+  });
+  const r = fakeRun(['debian:trixie'], ['zap', 'kselftest'], { tests: ['madv_populate', 'hugetlb-madvise', 'mremap_dontunmap'] });
+  await runWith(r.options, host, r.recorder);
+  const k = r.results.kernels[0];
+  const rows = Object.fromEntries(k.cases.filter((c) => c.family === 'kselftest').map((c) => [c.id, c.selftest?.result ?? c.status]));
+  t.deepEqual(rows, {
+    'kselftest.mm.madv_populate.MADV_POPULATE_READ': 'PASS',
+    'kselftest.mm.madv_populate.MADV_POPULATE_WRITE': 'FAIL',
+    'kselftest.mm.madv_populate': 'FAIL',
+    'kselftest.mm.hugetlb-madvise': 'crash',
+    'kselftest.mm.mremap_dontunmap': 'PASS',
+  });
+  t.is(host.guests.length, 2, 'a fresh guest after the crash');
+  t.true(
+    host.guests[1].commands.some((c) => c.includes('./mremap_dontunmap')),
+    'the next test ran in it',
+  );
+  t.true(
+    host.guests.every((g) => g.commands.some((c) => c.startsWith('mkdir -p /tmp/kselftest && tar -x'))),
+    'the binaries were pushed into each guest',
+  );
+  t.true(k.familiesDone?.includes('kselftest'));
+  const { runExit } = await import('../../reports/outcome.js');
+  t.is(runExit(r.results.kernels, r.results.complete), 1, 'a selftest FAIL is the kernel doing wrong, or the test: exit 1');
+});
