@@ -71,4 +71,4 @@ clean:
 
 bench: EXTRA_APT = $(BENCH_APT_PACKAGES)
 bench: build
-	node dist/runner/cli.js bench $(ARGS)
+	node dist/runner/cli.js bench --populate $(ARGS)

@@ -34,6 +34,8 @@ export interface Native {
   mincore(addr: Addr, len: number): { resident: number; pages: number; errno?: string };
   pagemap(addr: Addr, len: number): { present: number; swapped: number; anon: number; pages: number; errno?: string };
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
+  /** One byte of each 4 KiB page read (0), written (1) or read then written (2); ns: the loop's time. */
+  touch(addr: Addr, len: number, mode: 0 | 1 | 2): { ns: number; ok: boolean } & Fault;
   /** Classify each 4 KiB unit: the pattern of `seed`, the file's of `fileSeed` (0: none), zero,
    * other; `first` is the mapping offset `addr` stands at (default 0). */
   scan(addr: Addr, len: number, seed: number, first?: number, fileSeed?: number): Content;

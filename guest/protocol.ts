@@ -138,6 +138,7 @@ export type Request =
       after?: string; // only those after this case: resuming behind one that took a guest down
       test?: boolean; // the runner allows the families that break the guest on purpose
     }
+  | { kind: 'populate'; sizes: number[]; runs: number } // seed 004's timing experiment (PopulateFigures)
   | { kind: 'pools' } // each huge page pool's free and reserved pages (Pools)
   | { kind: 'facts' }; // what the run records of the guest (GuestFacts)
 
@@ -149,6 +150,8 @@ export function isRequest(x: unknown): x is Request {
   if (typeof x !== 'object' || x === null) return false;
   const r = x as Record<string, unknown>;
   if (r.kind === 'pools' || r.kind === 'facts') return true;
+  if (r.kind === 'populate')
+    return Array.isArray(r.sizes) && r.sizes.every((s) => Number.isInteger(s) && s > 0) && Number.isInteger(r.runs) && (r.runs as number) > 0;
   return (
     r.kind === 'family' &&
     typeof r.family === 'string' &&
@@ -196,8 +199,42 @@ export function isFacts(x: unknown): x is GuestFacts {
   return Object.entries(FACT_TYPES).every(([k, t]) => typeof (x as Record<string, unknown>)[k] === t);
 }
 
-/** A JSON answer (pools, facts) is one line. */
-export const encodeAnswer = (value: Pools | GuestFacts): string => `${JSON.stringify(value)}\n`;
+/** Seed 004's experiment in one guest: for each size, sharing, backing and method, the shortest of
+ * `runs` times on an empty mapping (or file), ms; null with `error` when the method failed. */
+export interface PopulateFigure {
+  size: number; // bytes
+  shared: boolean;
+  backing: string; // the seed's name: Anon 4 KiB, Memfd 2 MiB, tmpfs, file, hugetlbfs, …
+  method: string; // Read, Write, Read/Write, POPULATE_READ, POPULATE_WRITE, FALLOCATE, FALLOCATE+…
+  ms: number | null;
+  error?: string;
+}
+export interface PopulateFigures {
+  runs: number;
+  figures: PopulateFigure[];
+}
+
+export function isPopulateFigures(x: unknown): x is PopulateFigures {
+  if (typeof x !== 'object' || x === null) return false;
+  const p = x as PopulateFigures;
+  return (
+    Number.isInteger(p.runs) &&
+    Array.isArray(p.figures) &&
+    p.figures.every(
+      (f) =>
+        typeof f === 'object' &&
+        f !== null &&
+        Number.isInteger(f.size) &&
+        typeof f.shared === 'boolean' &&
+        typeof f.backing === 'string' &&
+        typeof f.method === 'string' &&
+        (f.ms === null || typeof f.ms === 'number'),
+    )
+  );
+}
+
+/** A JSON answer (pools, facts, populate figures) is one line. */
+export const encodeAnswer = (value: Pools | GuestFacts | PopulateFigures): string => `${JSON.stringify(value)}\n`;
 
 /** The one JSON answer in `text` when `guard` accepts it, else null. */
 export function decodeAnswer<T>(text: string, guard: (x: unknown) => x is T): T | null {

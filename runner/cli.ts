@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { availableParallelism, freemem, tmpdir } from 'node:os';
+import { availableParallelism, freemem, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 // mmatrix command line.
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -22,6 +22,7 @@ import { SELFTEST_NAMES, selftestMemoryMb, unknownTests } from '../suites/kselft
 import type { AccelChoice } from './accel.js';
 import { bench, benchMarkdown } from './bench.js';
 import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
+import { populateBench } from './popbench.js';
 import { checkPatterns, findQemu } from './preflight.js';
 import { chooseProgress, plainProgress } from './progress.js';
 import { GUEST_DEFAULTS } from './qemu.js';
@@ -55,6 +56,27 @@ process.stdout.on('error', () => undefined);
 let log = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
+
+interface BenchFlags {
+  kernel?: string[];
+  repeat: number;
+  accel: AccelChoice;
+  runsDir: string;
+  suites?: boolean;
+  vng?: boolean;
+  totals?: boolean;
+  populate?: boolean;
+  populateMb: number[];
+  populateRuns: number;
+  machine: string;
+}
+
+function sizeList(v: string): number[] {
+  const sizes = v.split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n <= 0 || n % 2 !== 0))
+    throw new InvalidArgumentError('expected sizes in MiB, even numbers (2 MiB huge pages), e.g. 2,32');
+  return sizes;
+}
 
 interface RunFlags {
   kernel?: string[];
@@ -370,7 +392,7 @@ export function program(): Command {
   p.command('bench')
     .description('measure boots (busybox floor against SSH ready), suites and virtme-ng; medians and ratios')
     .option('-k, --kernel <spec>', 'kernel to measure; repeatable', collect)
-    .option('-n, --repeat <n>', 'boots of each kind per kernel', positiveInt, 5)
+    .option('-n, --repeat <n>', 'boots of each kind per kernel (0 with --populate: only the populate experiment)', positiveInt, 5)
     .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
     .option('--runs-dir <dir>', 'where the bench folder goes', 'runs')
     .addHelpText(
@@ -380,10 +402,31 @@ export function program(): Command {
     .option('--suites', "also run every suite once per kernel (wall time, cells per second), then time the kernel's whole mmatrix run")
     .option('--vng', "also time a first command against virtme-ng booting the same kernel (Debian sid's package, unpacked into the cache)")
     .option('--totals', 'also time `mmatrix run` over the kernels with an empty cache of its own (cold), then again (warm)')
-    .action(async (f: { kernel?: string[]; repeat: number; accel: AccelChoice; runsDir: string; suites?: boolean; vng?: boolean; totals?: boolean }) => {
+    .option('--populate', "run seed 004's populate experiment on each kernel: populate.md / populate.json")
+    .option('--populate-mb <list>', 'with --populate: mapping sizes in MiB, comma-separated', sizeList, [2, 32])
+    .option('--populate-runs <n>', 'with --populate: runs per figure, the shortest kept (the seed took 10)', positiveInt, 10)
+    .option(
+      '--machine <text>',
+      'with --populate: what the figures come from, for the report',
+      `${availableParallelism()} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    )
+    .action(async (f: BenchFlags) => {
       const kernels = f.kernel ?? DEFAULT_KERNELS;
       for (const k of kernels) checkKernelSpec(parseKernelSpec(k));
       const folder = new RunFolder(f.runsDir, `bench-${newRunId()}`);
+      if (f.populate) {
+        const { markdown } = await populateBench(kernels, {
+          sizesMb: f.populateMb,
+          runs: f.populateRuns,
+          accel: f.accel,
+          dir: folder.dir,
+          machine: f.machine,
+          log,
+        });
+        log(`\n${markdown}`);
+        log(`written: ${relative(process.cwd(), folder.dir)}/populate.md, populate.json`);
+        if (!f.suites && !f.vng && !f.totals && f.repeat === 0) return;
+      }
       const { rows, totals } = await bench(kernels, {
         repeat: Math.max(1, f.repeat),
         accel: f.accel,

@@ -14,6 +14,7 @@ import { Tap, writeOut } from '../guest/tap.js';
 import { BUILDERS } from './catalog.js';
 import { type GuestFamily, isFamily, isHostFamily, TEST_FAMILIES } from './families.js';
 import type { GuestEnv } from './memtypes.js';
+import { populateBench } from './popbench.js';
 
 /** `dir` when a filesystem of `type` is mounted there, else null. /init mounts the scratch disk
  * in the background and marks the end of that step: wait for the mark (it comes within a second
@@ -95,4 +96,10 @@ function printFacts(): number {
   return 0;
 }
 
-serve((req) => (req.kind === 'pools' ? printPools() : req.kind === 'facts' ? printFacts() : runFamily(req)));
+/** Seed 004's timing experiment, as one JSON line. */
+function printPopulate(req: Extract<Request, { kind: 'populate' }>): number {
+  writeOut(encodeAnswer(populateBench(guestEnv(), req.sizes, req.runs)));
+  return 0;
+}
+
+serve((req) => (req.kind === 'pools' ? printPools() : req.kind === 'facts' ? printFacts() : req.kind === 'populate' ? printPopulate(req) : runFamily(req)));

@@ -16,6 +16,9 @@ struct scan_counts {
 uint8_t guard_pattern(uint64_t off, uint32_t seed);
 /* Write the pattern over [base, base+len) (len a multiple of 8); stops at the first fault. */
 void guard_fill(uint8_t *base, size_t len, uint32_t seed, struct guard_fault *f);
+/* Touch one byte of each 4 KiB page (seed 004's experiment): mode 0 reads it, 1 writes it, 2
+ * reads then writes it; stops at the first fault. Returns the loop's time in nanoseconds. */
+uint64_t guard_touch(uint8_t *base, size_t len, int mode, struct guard_fault *f);
 /* Read every 4 KiB unit and classify it: the pattern of `seed` (what the mapping wrote), that of
  * `file_seed` (what the backing file holds; 0: none), zeros or other; a faulting unit is counted
  * and skipped. `first` is the mapping offset `base` stands at, so a part of a mapping is

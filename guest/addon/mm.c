@@ -230,6 +230,20 @@ static napi_value js_fill(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* touch(addr, len, mode): one byte of each 4 KiB page read (0), written (1) or both (2), timed. */
+static napi_value js_touch(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  struct guard_fault f;
+  uint64_t ns = guard_touch(ptr(env, argv[0]), (size_t)num(env, argv[1]), (int)num(env, argv[2]), &f);
+  napi_value o = obj(env);
+  napi_value v; napi_create_double(env, (double)ns, &v);
+  napi_set_named_property(env, o, "ns", v);
+  napi_value ok; napi_get_boolean(env, f.signo == 0, &ok);
+  napi_set_named_property(env, o, "ok", ok);
+  set_fault(env, o, &f);
+  return o;
+}
+
 /* scan(addr, len, seed[, first[, fileSeed]]): `first` is the mapping offset addr stands at
  * (default 0); `fileSeed` the pattern the backing file holds (0 or absent: none). */
 static napi_value js_scan(napi_env env, napi_callback_info info) {
@@ -544,6 +558,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"pagemap", 0, js_pagemap, 0, 0, 0, napi_enumerable, 0},
     {"fill", 0, js_fill, 0, 0, 0, napi_enumerable, 0},
     {"scan", 0, js_scan, 0, 0, 0, napi_enumerable, 0},
+    {"touch", 0, js_touch, 0, 0, 0, napi_enumerable, 0},
     {"forkFill", 0, js_fork_fill, 0, 0, 0, napi_enumerable, 0},
     {"reap", 0, js_reap, 0, 0, 0, napi_enumerable, 0},
     {"childProbe", 0, js_child_probe, 0, 0, 0, napi_enumerable, 0},
