@@ -20,7 +20,7 @@ export const GUEST_SELFTESTS = '/tmp/kselftest';
 /** The selftests a kernel runs: the build, and whether it is the kernel's own tree. */
 export interface SelftestSet {
   build: SelftestBuild;
-  own: boolean; // false: --from-tree, rows say which tree
+  own: boolean; // false: --from-tree's, in rows that say which tree
   tar: Buffer; // the binaries, as one tar stream
 }
 
@@ -88,8 +88,11 @@ export interface SelftestContext extends FamilyContext {
   tests: string[]; // only these invocations (by name or binary); empty for all
 }
 
+/** The rows' id prefix of a set: kselftest.mm, or kselftest.mm@<version> for another tree's tests. */
+export const rowPrefixOf = (set: SelftestSet): string => selftestRowPrefix(set.own ? null : set.build.version);
+
 export async function runSelftests(set: SelftestSet, ctx: SelftestContext): Promise<FamilyOutcome> {
-  const prefix = selftestRowPrefix(set.own ? null : set.build.version);
+  const prefix = rowPrefixOf(set);
   const invocations = invocationsFor(set.build.version, ctx.tests, set.build.built);
   const done = new Set<string>();
   const cases: CaseResult[] = [];

@@ -39,7 +39,7 @@ export interface RunOptions {
   suiteTimeoutMs: number;
   caseTimeoutMs: number; // a case printing nothing this long is hung
   tests?: string[]; // the kselftest family: only these selftests (empty or absent: all)
-  fromTree?: string | null; // the kselftest family: every kernel runs this tree's selftests
+  fromTree?: string | null; // the kselftest family: every kernel also runs this tree's selftests
   refresh: boolean;
   expectations: Expectations;
   log: (line: string) => void;
@@ -157,13 +157,20 @@ export function realHost(o: RunOptions, guestCode: { bundle: Buffer; version: st
       return b;
     },
     fingerprint: (facts, kernel, accel, pools) => fingerprint(facts, kernel, accel, pools, guestCode.version),
+    // The kernel's own tree's selftests, then --from-tree's (say the newest tests on an older
+    // kernel) in rows of their own.
     selftests: async (kernel) => {
-      const tree = o.fromTree ? await fromTree(o.fromTree, o.refresh, o.log) : await ownTree(kernel.spec, o.refresh, o.log);
-      if (!tree) return null;
-      const build = await buildSelftests(tree, selftestBinaries(o.tests ?? []), o.log);
-      // One tar stream of the binaries: an empty archive when none built.
-      const tar = execFileSync('tar', ['-c', '-C', build.dir, ...(build.built.length ? build.built : ['--files-from', '/dev/null'])], { maxBuffer: 1 << 30 });
-      return { build, own: !o.fromTree, tar };
+      const own = await ownTree(kernel.spec, o.refresh, o.log);
+      const other = o.fromTree ? await fromTree(o.fromTree, o.refresh, o.log) : null;
+      const trees = [...(own ? [{ tree: own, own: true }] : []), ...(other ? [{ tree: other, own: false }] : [])];
+      const sets = [];
+      for (const t of trees) {
+        const build = await buildSelftests(t.tree, selftestBinaries(o.tests ?? []), o.log);
+        // One tar stream of the binaries: an empty archive when none built.
+        const tar = execFileSync('tar', ['-c', '-C', build.dir, ...(build.built.length ? build.built : ['--files-from', '/dev/null'])], { maxBuffer: 1 << 30 });
+        sets.push({ build, own: t.own, tar });
+      }
+      return sets;
     },
   };
 }

@@ -13,7 +13,7 @@ export interface KernelJob {
   spec: string;
   res: KernelResult;
   kernel: Promise<Kernel> | null; // prepared by the first guest's worker
-  selftests?: Promise<SelftestSet | Error | null>; // the kselftest family's build, made once per kernel
+  selftests?: Promise<SelftestSet[] | Error>; // the kselftest family's build, made once per kernel
   queue: Family[]; // families no guest has started
   boots: number; // guests booted for it so far: names their console files
   guests: number; // guests working on it now

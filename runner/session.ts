@@ -12,7 +12,7 @@ import type { CaseResult } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
 import { type FamilyContext, type FamilyOutcome, runFamily } from './family.js';
 import { type GuestHandle, poolDrift } from './guest.js';
-import { runSelftests, type SelftestContext, type SelftestSet } from './kselftest.js';
+import { rowPrefixOf, runSelftests, type SelftestContext, type SelftestSet } from './kselftest.js';
 import type { Recorder } from './recorder.js';
 import { endJob, type KernelJob, wantsHelp } from './scheduler.js';
 
@@ -22,8 +22,9 @@ export interface Host {
   /** Build its image, boot a guest writing its console to `consoleLog`, push the guest code. */
   boot(kernel: Kernel, consoleLog: string): Promise<{ guest: GuestHandle; accel: string }>;
   fingerprint(facts: GuestFacts, kernel: Kernel, accel: string, pools: Pools): Promise<Fingerprint>;
-  /** The kselftest family's binaries for a kernel (null: it has no tree to build them from). */
-  selftests?(kernel: Kernel): Promise<SelftestSet | null>;
+  /** The kselftest family's binaries for a kernel: its own tree's (none for a bzImage), then
+   * --from-tree's. */
+  selftests?(kernel: Kernel): Promise<SelftestSet[]>;
 }
 
 export interface SessionOptions {
@@ -165,16 +166,28 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
   }
 }
 
-async function selftestsOf(host: Host, kernel: Kernel): Promise<SelftestSet | Error | null> {
+async function selftestsOf(host: Host, kernel: Kernel): Promise<SelftestSet[] | Error> {
   if (!host.selftests) return new Error('this host cannot build selftests');
   return host.selftests(kernel).catch((e: Error) => e);
 }
 
-/** The kselftest family, or its one row saying why it could not run: no tree, or no build. */
-async function selftestFamily(set: SelftestSet | Error | null, ctx: SelftestContext): Promise<FamilyOutcome> {
-  if (set !== null && !(set instanceof Error)) return runSelftests(set, ctx);
-  const reason = set === null ? 'this kernel has no source tree to build its selftests from: pass --from-tree' : `the selftests did not build: ${set.message}`;
-  const c: CaseResult = { id: 'kselftest.mm', family: 'kselftest', status: set === null ? 'skip' : 'error', reason };
+/** The kselftest family: each set of selftests in turn, in the same guest; or its one row saying
+ * why it could not run: no tree, or no build. */
+async function selftestFamily(sets: SelftestSet[] | Error, ctx: SelftestContext): Promise<FamilyOutcome> {
+  if (!(sets instanceof Error) && sets.length) {
+    const all: FamilyOutcome = { cases: [], tap: '', stderr: '', guest: ctx.guest };
+    // Resumed: the sets before the one the last finished row belongs to are done.
+    const from = Math.max(0, ctx.after ? sets.findIndex((s) => ctx.after?.startsWith(`${rowPrefixOf(s)}.`)) : 0);
+    for (const [i, set] of sets.entries()) {
+      if (i < from) continue;
+      const o = await runSelftests(set, { ...ctx, guest: all.guest, after: i === from ? ctx.after : null });
+      Object.assign(all, { cases: [...all.cases, ...o.cases], tap: all.tap + o.tap, stderr: all.stderr + o.stderr, guest: o.guest });
+    }
+    return all;
+  }
+  const reason =
+    sets instanceof Error ? `the selftests did not build: ${sets.message}` : 'this kernel has no source tree to build its selftests from: pass --from-tree';
+  const c: CaseResult = { id: 'kselftest.mm', family: 'kselftest', status: sets instanceof Error ? 'error' : 'skip', reason };
   ctx.onCase(c);
   return { cases: [c], tap: '', stderr: '', guest: ctx.guest };
 }

@@ -129,14 +129,18 @@ export class FakeHost implements Host {
     private readonly selftestScript: SelftestScript = {},
   ) {}
 
-  /** The kselftest family's build: every binary the script answers for, from one fake tree. */
-  async selftests(): Promise<SelftestSet> {
+  fromTree = false; // the host also gives a second tree's selftests, as --from-tree does
+
+  /** The kselftest family's builds: every binary the script answers for, from the kernel's own
+   * fake tree, and from a second one when fromTree is set. */
+  async selftests(): Promise<SelftestSet[]> {
     const built = Object.keys(this.selftestScript);
-    return {
-      build: { dir: '/nonexistent', tree: 'linux-source-6.1=fake', version: '6.12', subdir: 'mm', built, failed: {}, seconds: 0 },
-      own: true,
+    const set = (own: boolean, version: string): SelftestSet => ({
+      build: { dir: '/nonexistent', tree: `linux-source-${version}=fake`, version, subdir: 'mm', built, failed: {}, seconds: 0 },
+      own,
       tar: Buffer.alloc(0),
-    };
+    });
+    return [set(true, '6.12'), ...(this.fromTree ? [set(false, '7.3')] : [])];
   }
 
   async prepare(spec: string): Promise<Kernel> {

@@ -206,3 +206,17 @@ test('the kselftest family: rows per point, a FAIL exits 1, a test that takes th
   const { runExit } = await import('../../reports/outcome.js');
   t.is(runExit(r.results.kernels, r.results.complete), 1, 'a selftest FAIL is the kernel doing wrong, or the test: exit 1');
 });
+
+test('with a second tree (--from-tree) the kernel runs both sets, the other tree in rows of its own, in the same guest', async (t) => {
+  const host = new FakeHost(twoCases, undefined, { madv_populate: { out: '1..1\nok 1 MADV_POPULATE_READ\n', code: 0 } });
+  host.fromTree = true;
+  const r = fakeRun(['debian:trixie'], ['kselftest'], { tests: ['madv_populate'] });
+  await runWith(r.options, host, r.recorder);
+  t.deepEqual(ids(r.results.kernels[0].cases), [
+    'kselftest.mm.madv_populate.MADV_POPULATE_READ',
+    'kselftest.mm.madv_populate',
+    'kselftest.mm@7.3.madv_populate.MADV_POPULATE_READ',
+    'kselftest.mm@7.3.madv_populate',
+  ]);
+  t.is(host.guests.length, 1);
+});
