@@ -8,6 +8,7 @@ import { kernelChanges } from './changes.js';
 import { type Coverage, coverageSummary, disagreements, loadCoverage } from './coverage.js';
 import { GUIDE_INTRO, guideTable } from './guide.js';
 import { caseIds } from './markdown.js';
+import { outcomeOf } from './outcome.js';
 import { type CaseResult, kernelTitle, type Results } from './results.js';
 
 interface Cell {
@@ -36,9 +37,9 @@ function cell(c: CaseResult | undefined): Cell {
   if (!c) return { s: 'missing', l: '—', k: 'error' };
   if (c.status === 'skip') return { s: 'skip', l: 'SKIP', k: 'skip', o: c.selftest ?? c.reason };
   if (c.selftest) {
-    // A selftest judges itself: PASS and XFAIL as conforming, FAIL as a deviation, the failing lines on hover.
-    const r = c.selftest.result;
-    return { s: r === 'FAIL' ? 'deviation' : 'conformant', l: r, k: r === 'FAIL' ? 'fault' : 'kept', o: c.selftest };
+    // A selftest judges itself (reports/outcome.ts): a FAIL shows as a deviation, the failing lines on hover.
+    const failed = outcomeOf(c) === 'selftest-fail';
+    return { s: failed ? 'deviation' : 'conformant', l: c.selftest.result, k: failed ? 'fault' : 'kept', o: c.selftest };
   }
   if (c.status === 'crash' || c.status === 'timeout') return { s: 'error', l: c.status.toUpperCase(), k: 'error', o: `${c.reason ?? ''}\n${c.console ?? ''}` };
   if (c.status === 'error' || !c.observation) return { s: 'error', l: 'ERROR', k: 'error', o: c.reason };
