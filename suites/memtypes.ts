@@ -41,6 +41,7 @@ export interface MemType {
   shared: boolean;
   hugetlb: boolean;
   file: boolean; // has a backing fd (fallocate applies)
+  thp: boolean; // madvised MADV_HUGEPAGE: khugepaged may collapse it behind a case's back
   /** Its huge page size in bytes; 0 for memory that is not hugetlb. */
   hugePage(env: GuestEnv): number;
   /** Why this type cannot run here, or null. */
@@ -163,6 +164,7 @@ function memtype(b: Backing, shared: boolean): MemType {
     shared,
     hugetlb: b.hugetlb,
     file: b.open !== anon,
+    thp: !!b.thp,
     hugePage: (env) => (!b.hugetlb ? 0 : b.gigantic ? GIB : env.hugePage),
     unavailable(env, len) {
       if (b.hugetlb) return hugetlbNeed(env, len, b.gigantic ? GIB : env.hugePage, !!b.gigantic);

@@ -31,7 +31,7 @@ export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) =>
         const len = v.length?.(env, mt) ?? caseLength(env, mt);
         // The memory a case needs: its mapping, times what the operation adds (a forked child's copies).
         const needed = caseLength(env, mt) * (op.lengthsNeeded?.(mt) ?? 1) * (v.lengthsNeeded?.(mt) ?? 1);
-        return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, needed), run: () => observe(op, v, mt, len) };
+        return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, needed), khugepaged: mt.thp, run: () => observe(op, v, mt, len) };
       }),
     ),
   );

@@ -101,3 +101,40 @@ test('a case that finds it cannot ask its question once running is a SKIP with t
   t.is(failed, 0);
   t.deepEqual(parseTap(out).cases, [{ id: 'x.anon-thp-private', status: 'skip', reason: 'no THP backed the range' }]);
 });
+
+test('a THP case during which khugepaged collapsed something runs again; every run raced is an error', (t) => {
+  const quiet = { drain: () => {}, since: () => null, close: () => {} } as never;
+  let collapsed = 0; // khugepaged's pages_collapsed, as the fake reads it
+  let runs = 0;
+  const kase = (id: string, khugepaged: boolean, raced: (run: number) => boolean) => ({
+    id,
+    khugepaged,
+    run: () => {
+      runs += 1;
+      if (raced(runs)) collapsed += 1;
+      return observation(id, 'ok present');
+    },
+  });
+  let out = '';
+  const tap = () => new Tap((s) => (out += s));
+  t.is(
+    runCases([kase('map_populate.anon-thp-private', true, (n) => n === 1)], tap(), quiet, () => String(collapsed)),
+    0,
+  );
+  t.is(runs, 2, 'raced once: run again');
+  t.regex(out, /# khugepaged collapsed pages during map_populate\.anon-thp-private: run 2 of at most 3/);
+  t.is(parseTap(out).cases[0].status, 'observed');
+  out = '';
+  t.is(
+    runCases([kase('y.anon-thp-private', true, () => true)], tap(), quiet, () => String(collapsed)),
+    1,
+    'every run raced: an error, never a label',
+  );
+  t.regex(out, /khugepaged collapsed pages during each of 3 runs/);
+  runs = 0;
+  t.is(
+    runCases([kase('z.anon-private', false, () => true)], tap(), quiet, () => String(collapsed)),
+    0,
+  );
+  t.is(runs, 1, 'a case off THP regions is never run twice');
+});
