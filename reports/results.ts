@@ -108,6 +108,14 @@ export function kernelTitle(k: KernelResult, all: KernelResult[] = [k]): string 
   return `${release(k)} (${twins.some((x) => x.version === k.version) ? k.spec : k.version})`;
 }
 
+/** One line per deviating cell, at most `max` (and how many more): `7.3.0-1-amd64 madv_free.anon-private: ok kept, expected ok zeroed freed`. */
+export function deviationLines(kernels: KernelResult[], max: number): string[] {
+  const lines = kernels.flatMap((k) =>
+    k.cases.flatMap((c) => (c.verdict?.status === 'deviation' ? [`${k.release ?? k.spec} ${c.id}: ${labelOf(c)}, expected ${c.verdict.expected}`] : [])),
+  );
+  return lines.length > max ? [...lines.slice(0, max), `… and ${lines.length - max} more (matrix.md lists them all)`] : lines;
+}
+
 /** Cases that left a hugetlb pool off its pre-case baseline: a leak or an underflow. */
 export function poolLeaks(k: KernelResult): CaseResult[] {
   return k.cases.filter((c) => c.observation?.poolBalanced === false);

@@ -14,7 +14,7 @@ import { Expectations } from '../reports/expectations.js';
 import { guide, renderGuide } from '../reports/guide.js';
 import { loadResults, mergeResults, parseShard, runDir, shardOf, withJournal } from '../reports/merge.js';
 import { runExit } from '../reports/outcome.js';
-import { brokenCases, poolLeaks, RESULTS_SCHEMA, type Results, verdictCounts } from '../reports/results.js';
+import { brokenCases, deviationLines, poolLeaks, RESULTS_SCHEMA, type Results, verdictCounts } from '../reports/results.js';
 import { newRunId, RunFolder, writeReports } from '../reports/runfolder.js';
 import { kernelSubtest, tapHeader } from '../reports/tap14.js';
 import { FAMILIES, type Family, HOST_FAMILIES, isFamily } from '../suites/families.js';
@@ -223,7 +223,10 @@ async function runCommand(f: RunFlags): Promise<number> {
   const deviations = results.kernels.reduce((n, k) => n + verdictCounts(k).deviation, 0);
   const leaks = results.kernels.reduce((n, k) => n + poolLeaks(k).length + (k.poolDrift?.length ?? 0), 0);
   const broken = results.kernels.reduce((n, k) => n + brokenCases(k).length, 0);
-  if (deviations) log(`${deviations} deviation(s) from the expectation table`);
+  if (deviations) {
+    log(`${deviations} deviation(s) from the expectation table:`);
+    for (const line of deviationLines(results.kernels, 20)) log(`  ${line}`);
+  }
   if (leaks) log(`${leaks} hugetlb pool leak(s): see matrix.md`);
   if (broken) log(`${broken} case(s) crashed or hung the guest: see matrix.md`);
   return runExit(results.kernels, results.complete);
