@@ -39,7 +39,7 @@ dropbear -r /etc/dropbear/host_key -s -g -p 22 -P /run/dropbear.pid -E 2>>/tmp/d
 say "sshd started"
 # Nothing before SSH needs the rest: loopback, a default route, the pool's report (cat: sysctl
 # files return nothing at a non-zero offset, and read takes a byte at a time), the scratch
-# ext4 disk, whose modules are on node's disk, and the swap disk. It runs at the lowest
+# ext4 disk and the swap disk. It runs at the lowest
 # priority, so that it takes the one CPU only when nothing else wants it; the suites wait for
 # /run/mmatrix-ext4.done before they look for the ext4 disk.
 late() {

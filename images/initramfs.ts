@@ -1,9 +1,10 @@
 // The guest image: an uncompressed initramfs (gzip doubles the boot time under TCG)
-// holding busybox and dropbear (both static), the modules /init loads before sshd, and
-// /init; node, its libraries and the scratch disk's modules sit on an
-// uncompressed read-only squashfs the guest mounts from a virtio disk, so the kernel does
-// not copy them out of the cpio at boot (slow under TCG: docs/figures.md) and node pages
-// in only what it touches. Built as named steps, cached by a hash of all inputs.
+// holding busybox and dropbear (both static), the kernel's modules, and /init; node and its
+// libraries sit on an uncompressed read-only squashfs the guest mounts from a virtio disk,
+// so the kernel does not copy them out of the cpio at boot (slow under TCG: docs/figures.md)
+// and node pages in only what it touches. That disk is the same for every kernel: it is
+// built once, under a name made of what goes on it, and every image attaches it. Built as
+// named steps, cached by a hash of all inputs.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { $ } from 'zx';
@@ -12,9 +13,10 @@ import { fromRoot } from '../common/paths.js';
 import { staticDropbear } from './dropbear.js';
 import type { Kernel } from './kernel.js';
 import { clientKey, makeHostKey } from './keys.js';
-import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, modName, splitModules, withoutSignature } from './modules.js';
+import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, modName, withoutSignature } from './modules.js';
 
-const BUILDER_VERSION = 7;
+const BUILDER_VERSION = 8;
+const NODE_DISK_VERSION = 1;
 /** Where /init mounts node's disk. */
 const NODE_MOUNT = '/opt/node';
 /** What /init mounts, with one `mount -a` each: before the modules load, and after (node's
@@ -45,7 +47,7 @@ export const HOST_BINARIES: Omit<ImageInputs, 'dropbear'> = {
 export interface Image {
   dir: string;
   initramfs: string;
-  nodeDisk: string; // squashfs holding node, attached read-only
+  nodeDisk: string; // squashfs holding node, shared by every image, attached read-only
   hostKey: string; // public line to pin
   built: boolean; // built by this call (false: cache hit)
 }
@@ -93,16 +95,10 @@ const steps = {
     const applets = (await $({ quiet: true })`${busybox} --list`).stdout.split('\n').filter(Boolean);
     for (const applet of new Set(['sh', ...applets])) if (applet !== 'busybox') symlinkSync('busybox', join(stage, 'bin', applet));
   },
-  /** A dynamic binary at `dest` on node's disk (`disk`), its libraries under lib/ there, each
-   * with a link at its own path in the initramfs to where the guest mounts the disk: the kernel
-   * copies every byte of the cpio at boot, and nothing before sshd needs these. */
-  async installDynamic(stage: string, disk: string, binary: string, dest: string) {
-    copyInto(disk, binary, dest);
-    // Symbols are of no use in the guest; node loses 12 MB.
-    await $({ quiet: true, nothrow: true })`strip --strip-unneeded ${join(disk, dest)}`;
-    const ldd = await $({ quiet: true })`ldd ${binary}`;
-    for (const lib of parseLdd(ldd.stdout)) {
-      copyInto(disk, lib, join('lib', basename(lib)));
+  /** A link at each of node's libraries' own paths in the initramfs to where the guest mounts
+   * node's disk: the kernel copies every byte of the cpio at boot, and nothing before sshd needs these. */
+  linkLibraries(stage: string, libs: string[]) {
+    for (const lib of libs) {
       mkdirSync(dirname(join(stage, lib)), { recursive: true });
       symlinkSync(join(NODE_MOUNT, 'lib', basename(lib)), join(stage, lib));
     }
@@ -111,23 +107,21 @@ const steps = {
     // Uncompressed (-no*): decompressing under TCG would cost more than reading.
     await $({ quiet: true })`mksquashfs ${dir} ${out} -noI -noD -noF -noX -no-xattrs -all-root -quiet`;
   },
-  /** The modules /init loads before sshd go in the initramfs, the late ones (the scratch disk's)
-   * on node's disk under modules/; a modules.dep for busybox modprobe names both, so one
-   * process loads each set (etc/modules.early, etc/modules.late: the names it is given).
+  /** The kernel's modules go in the initramfs (the late ones, the scratch disk's, are 3 MB of
+   * 7.3's: ~40 ms of copying at boot under TCG, against a disk of their own per kernel); a
+   * modules.dep for busybox modprobe names them, and /init loads each set with one process
+   * (etc/modules.early before sshd, etc/modules.late after: the names it is given).
    * Signatures come off where the kernel allows it (loadsUnsigned). */
-  async installModules(stage: string, kernel: Kernel, diskRoot: string) {
+  async installModules(stage: string, kernel: Kernel) {
     const dir = kernel.modulesDir;
     const order = dir ? guestModules(dir) : [];
-    const late = dir ? splitModules(order, dir).late : [];
     const unsign = loadsUnsigned(kernel.config ? readFileSync(kernel.config, 'utf8') : null);
     const modDir = join(stage, 'lib/modules', kernel.release);
     mkdirSync(modDir, { recursive: true });
-    mkdirSync(join(diskRoot, 'modules'), { recursive: true });
     const file = (rel: string) => basename(rel).replace(/\.(xz|zst|gz)$/, '');
-    const at = (rel: string) => (late.includes(rel) ? `${NODE_MOUNT}/modules/${file(rel)}` : file(rel));
     for (const rel of order) {
       const src = join(dir!, rel);
-      const out = late.includes(rel) ? join(diskRoot, 'modules', file(rel)) : join(modDir, file(rel));
+      const out = join(modDir, file(rel));
       // busybox modprobe reads plain .ko only: decompress on the host.
       if (rel.endsWith('.xz')) await $`xz -dc ${src} > ${out}`;
       else if (rel.endsWith('.zst')) await $`zstd -dcq ${src} -o ${out}`;
@@ -136,7 +130,7 @@ const steps = {
       if (unsign) writeFileSync(out, withoutSignature(readFileSync(out)));
     }
     const dep = dir ? readFileSync(join(dir, 'modules.dep'), 'utf8') : '';
-    writeFileSync(join(modDir, 'modules.dep'), guestModulesDep(dep, order, at));
+    writeFileSync(join(modDir, 'modules.dep'), guestModulesDep(dep, order, file));
     const shipped = new Set(order.map(modName));
     const names = (late: boolean) => GUEST_MODULES.filter((m) => shipped.has(m) && LATE_MODULES.includes(m) === late).join(' ');
     writeFileSync(join(stage, 'etc/modules.early'), `${names(false)}\n`);
@@ -166,28 +160,44 @@ export function imageKey(kernel: Kernel, bins: ImageInputs, authorizedKey: strin
   ]);
 }
 
+/** node and its libraries on a squashfs: one disk for every image, named by what goes on it
+ * (node and each library, by path, size and modification time). */
+export async function buildNodeDisk(node: string): Promise<{ file: string; libs: string[] }> {
+  const libs = parseLdd((await $({ quiet: true })`ldd ${node}`).stdout);
+  const dir = cachePath('nodedisk', hashOf([NODE_DISK_VERSION, fileStamp(node), ...libs.map(fileStamp)]));
+  await buildOnce(dir, async (tmp) => {
+    const disk = join(tmp, 'nodefs');
+    copyInto(disk, node, 'node');
+    // Symbols are of no use in the guest; node loses 12 MB.
+    await $({ quiet: true, nothrow: true })`strip --strip-unneeded ${join(disk, 'node')}`;
+    for (const lib of libs) copyInto(disk, lib, join('lib', basename(lib)));
+    await steps.packSquashfs(disk, join(tmp, 'node.sqfs'));
+    await $`rm -rf ${disk}`;
+  });
+  return { file: join(dir, 'node.sqfs'), libs };
+}
+
 export async function buildImage(kernel: Kernel, given?: ImageInputs): Promise<Image> {
   const bins = given ?? { ...HOST_BINARIES, dropbear: await staticDropbear() };
   for (const [what, path] of Object.entries(bins)) {
     if (!existsSync(path)) throw new Error(`${what} not found at ${path}; run \`make deps\``);
   }
   const key = clientKey();
+  const node = await buildNodeDisk(bins.node);
   const dir = cachePath('images', `${kernel.id}-${imageKey(kernel, bins, key.publicLine)}`);
   const built = await buildOnce(dir, async (tmp) => {
     const stage = join(tmp, 'stage');
     steps.makeBaseLayout(stage);
     await steps.installBusybox(stage, bins.busybox);
     copyInto(stage, bins.dropbear, 'sbin/dropbear');
-    const disk = join(tmp, 'nodefs');
-    await steps.installDynamic(stage, disk, bins.node, 'node');
-    await steps.installModules(stage, kernel, disk);
-    await steps.packSquashfs(disk, join(tmp, 'node.sqfs'));
+    steps.linkLibraries(stage, node.libs);
+    await steps.installModules(stage, kernel);
     const hostKey = await steps.installSsh(stage, key.publicLine);
     steps.installInit(stage);
     await steps.pack(stage, join(tmp, 'initramfs.cpio'));
     writeFileSync(join(tmp, 'image.json'), JSON.stringify({ hostKey, kernel: kernel.id }));
-    await $`rm -rf ${stage} ${join(tmp, 'nodefs')}`;
+    await $`rm -rf ${stage}`;
   });
   const meta = JSON.parse(readFileSync(join(dir, 'image.json'), 'utf8')) as { hostKey: string };
-  return { dir, initramfs: join(dir, 'initramfs.cpio'), nodeDisk: join(dir, 'node.sqfs'), hostKey: meta.hostKey, built };
+  return { dir, initramfs: join(dir, 'initramfs.cpio'), nodeDisk: node.file, hostKey: meta.hostKey, built };
 }

@@ -53,15 +53,6 @@ export function guestModules(modulesDir: string, wanted = GUEST_MODULES): string
   return loadOrder(read('modules.dep'), read('modules.builtin'), wanted);
 }
 
-/** The load order split in two: what /init needs before sshd, and the rest (with their dependencies). */
-export function splitModules(order: string[], modulesDir: string): { early: string[]; late: string[] } {
-  const early = guestModules(
-    modulesDir,
-    GUEST_MODULES.filter((m) => !LATE_MODULES.includes(m)),
-  );
-  return { early, late: order.filter((m) => !early.includes(m)) };
-}
-
 /** modules.dep for the guest's busybox modprobe: each shipped module (`order`) at the path
  * `at` gives it in the guest, then its dependencies in depmod's order. */
 export function guestModulesDep(dep: string, order: string[], at: (rel: string) => string): string {

@@ -93,17 +93,33 @@ export async function listKernels(resolve: boolean): Promise<string> {
 
 interface ImageEntry {
   name: string;
-  kernel: string;
+  kernel: string; // what the entry is for: a kernel, or node's disk (one for every image)
+  path: string;
   bytes: number;
   built: Date;
 }
 
+/** The images, and node's disks that they share (`nodedisk/<hash>`). */
 export function listImages(): ImageEntry[] {
-  const dir = cachePath('images');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((d) => !d.includes('.tmp-'))
-    .map((d) => ({ name: d, kernel: d.replace(/-[0-9a-f]{16}$/, ''), bytes: duBytes(join(dir, d)), built: statSync(join(dir, d)).mtime }));
+  const entries = (folder: string, kernel: (d: string) => string, name: (d: string) => string) => {
+    const dir = cachePath(folder);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((d) => !d.includes('.tmp-') && !d.endsWith('.lock'))
+      .map((d) => ({ name: name(d), kernel: kernel(d), path: join(dir, d), bytes: duBytes(join(dir, d)), built: statSync(join(dir, d)).mtime }));
+  };
+  return [
+    ...entries(
+      'images',
+      (d) => d.replace(/-[0-9a-f]{16}$/, ''),
+      (d) => d,
+    ),
+    ...entries(
+      'nodedisk',
+      () => 'nodedisk',
+      (d) => `nodedisk/${d} (node's disk, shared by the images)`,
+    ),
+  ];
 }
 
 export function renderImages(entries: ImageEntry[]): string {
@@ -124,7 +140,7 @@ export function pruneImages(all: boolean): ImageEntry[] {
     }
     return true;
   });
-  for (const e of removed) rmSync(cachePath('images', e.name), { recursive: true, force: true });
+  for (const e of removed) rmSync(e.path, { recursive: true, force: true });
   return removed;
 }
 
