@@ -9,14 +9,14 @@ APT_PACKAGES := qemu-system-x86 busybox-static dropbear-bin cpio kmod xz-utils z
 TEST_APT_PACKAGES := chromium gcc make libc6-dev
 BENCH_APT_PACKAGES := python3-argcomplete python3-requests
 # Building kernels from source (`-k src:`): the kernel's own build dependencies.
-SRC_APT_PACKAGES := gcc make flex bison bc libelf-dev libssl-dev
+SRC_APT_PACKAGES := gcc make flex bison bc libelf-dev libssl-dev git
 # node-gyp builds against the system's node headers when it has them, else fetches them.
 NODEDIR := $(if $(wildcard /usr/include/node/node_api.h),--nodedir=/usr,)
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 ADDON := guest/addon/build/Release/mm.node
 ARGS ?=
 
-.PHONY: all deps build lint format run test test-unit test-integration test-patch-gate bench clean
+.PHONY: all deps build lint format run test test-unit test-integration test-patch-gate test-bisect bench clean
 all: build
 
 deps: node_modules
@@ -65,6 +65,12 @@ test-integration: build
 test-patch-gate: EXTRA_APT = $(SRC_APT_PACKAGES)
 test-patch-gate: build
 	npx ava --timeout=120m 'dist/test/patchgate/*.test.js'
+
+# Opt-in: a nine-revision git history from Debian's 6.1 source, one commit of which changes one
+# semantic; `mmatrix bisect` must name it in at most ⌈log2 9⌉ + 1 builds (about 40 minutes cold).
+test-bisect: EXTRA_APT = $(SRC_APT_PACKAGES)
+test-bisect: build
+	npx ava --timeout=120m 'dist/test/bisect/*.test.js'
 
 clean:
 	rm -rf dist guest/addon/build

@@ -1,14 +1,15 @@
-// Kernels built from source: `src:<tree>[,patches=<mbox|dir>]`, or `src:debian:<suite>` for
-// Debian's linux-source package of that suite. The tree's own build system does the work:
+// Kernels built from source: `src:<tree>[,rev=<rev>][,patches=<mbox|dir>]`, or
+// `src:debian:<suite>` for Debian's linux-source package of that suite. The tree's own build system does the work:
 // defconfig + kvm_guest.config + images/kernel.config, patches applied with `git am` (git
 // trees) or `patch -p1`, every core. The build happens in a private copy kept per tree, so
-// the user's tree is never written and a patch series recompiles only what it touches; the
-// kernel is cached by tree + patches + config fragment + compiler.
+// the user's tree is never written, and a patch series or another commit of the same git tree
+// recompiles only what it touches (one copy and object folder per tree, under a lock); the
+// kernel is cached by commit (or tree content) + patches + config fragment + compiler.
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { $ } from 'zx';
-import { buildOnce, cachePath, hashOf } from '../common/cache.js';
+import { buildOnce, cachePath, hashOf, withLock } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 import { fromRoot, userPath } from '../common/paths.js';
 import { suggest } from '../common/suggest.js';
@@ -21,6 +22,7 @@ import { hasPvhNote } from './vmlinux.js';
 export interface SrcSpec {
   kind: 'src';
   tree: string; // a directory, or debian:<suite>
+  rev: string | null; // a git tree's revision to build (default HEAD)
   patches: string | null;
   text: string;
 }
@@ -42,18 +44,21 @@ export function parseSrcSpec(rest: string, text: string): SrcSpec {
   // debian:<suite> has a colon of its own; options follow the first comma.
   const [tree, ...opts] = rest.split(',');
   let patches: string | null = null;
+  let rev: string | null = null;
   for (const o of opts) {
     if (o.startsWith('patches=')) patches = userPath(o.slice('patches='.length));
-    else throw new InputError(`unknown option '${o}' in kernel '${text}' (known: patches=<mbox|dir>)`);
+    else if (o.startsWith('rev=') && o.length > 4) rev = o.slice('rev='.length);
+    else throw new InputError(`unknown option '${o}' in kernel '${text}' (known: rev=<rev>, patches=<mbox|dir>)`);
   }
   if (!tree) throw new InputError(`kernel '${text}' names no source tree`);
   if (tree.startsWith('debian:')) {
     const suite = tree.slice('debian:'.length);
     if (!(suite in DEBIAN_SUITES))
       throw new InputError(`unknown Debian suite '${suite}' in '${text}' (did you mean debian:${suggest(suite, Object.keys(DEBIAN_SUITES), 1)[0]}?)`);
-    return { kind: 'src', tree, patches, text };
+    if (rev) throw new InputError(`rev= is for git trees; '${text}' names Debian's source package`);
+    return { kind: 'src', tree, rev, patches, text };
   }
-  return { kind: 'src', tree: userPath(tree), patches, text };
+  return { kind: 'src', tree: userPath(tree), rev, patches, text };
 }
 
 /** The patch files of `patches=`: one mbox or patch file, or a folder's *.patch / *.diff / *.mbox in name order. */
@@ -82,6 +87,7 @@ export function checkSrcSpec(spec: SrcSpec): void {
     if (!existsSync(join(spec.tree, 'Makefile')) || !existsSync(join(spec.tree, 'arch/x86/Kconfig'))) {
       throw new InputError(`${spec.tree} is not a kernel source tree (no Makefile and arch/x86/Kconfig)`);
     }
+    if (spec.rev && !existsSync(join(spec.tree, '.git'))) throw new InputError(`rev= needs a git tree; ${spec.tree} is not one`);
   }
   if (spec.patches) {
     if (!existsSync(spec.patches)) throw new InputError(`patches ${spec.patches} do not exist`);
@@ -116,12 +122,23 @@ export async function debianTree(suite: string, refresh: boolean, log: Log): Pro
   return { tree, identity: `${name}=${Version}` };
 }
 
-/** What names a tree's content: a git tree's HEAD commit, else every file's path, size and mtime. */
-export async function treeIdentity(tree: string): Promise<{ identity: string; git: string | null }> {
+/** A git tree's revision as a full commit hash, or an InputError naming the revision. */
+export async function commitOf(tree: string, rev: string): Promise<string> {
+  const r = await $({ quiet: true, nothrow: true })`git -C ${tree} rev-parse --verify --quiet ${`${rev}^{commit}`}`;
+  if (r.exitCode !== 0) throw new InputError(`${tree} has no commit '${rev}'`);
+  return r.stdout.trim();
+}
+
+/** What names a tree's content: a git tree's commit (`rev`, else HEAD), else every file's
+ * path, size and mtime. HEAD must be clean; a named revision is built from git, so the
+ * working tree does not matter. */
+export async function treeIdentity(tree: string, rev: string | null = null): Promise<{ identity: string; git: string | null }> {
   if (existsSync(join(tree, '.git'))) {
-    const head = (await $({ quiet: true })`git -C ${tree} rev-parse HEAD`).stdout.trim();
-    const dirty = (await $({ quiet: true })`git -C ${tree} status --porcelain --untracked-files=no`).stdout.trim();
-    if (dirty) throw new InputError(`${tree} has uncommitted changes: commit them, or pass them as patches= (a source build is of a commit)`);
+    const head = await commitOf(tree, rev ?? 'HEAD');
+    if (!rev) {
+      const dirty = (await $({ quiet: true })`git -C ${tree} status --porcelain --untracked-files=no`).stdout.trim();
+      if (dirty) throw new InputError(`${tree} has uncommitted changes: commit them, or pass them as patches= (a source build is of a commit)`);
+    }
     return { identity: `git:${head}`, git: head };
   }
   const parts: string[] = [];
@@ -213,55 +230,71 @@ export async function buildFromSource(spec: SrcSpec, refresh: boolean, log: Log)
     git,
   } = spec.tree.startsWith('debian:')
     ? { ...(await debianTree(spec.tree.slice('debian:'.length), refresh, log)), git: null }
-    : { tree: spec.tree, ...(await treeIdentity(spec.tree)) };
+    : { tree: spec.tree, ...(await treeIdentity(spec.tree, spec.rev)) };
   const patches = spec.patches ? patchFiles(spec.patches) : [];
-  const fragment = readFileSync(FRAGMENT, 'utf8');
-  const id = `src-${hashOf([treeId, ...patches.map((p) => readFileSync(p, 'utf8')), fragment, await compilerVersion()])}`;
+  const id = await srcKernelId(treeId, patches);
   const dir = cachePath('kernels', id);
   const cached = () => (existsSync(join(dir, 'kernel.json')) ? { id, dir, built: JSON.parse(readFileSync(join(dir, 'kernel.json'), 'utf8')) as Built } : null);
   const hit = cached();
   if (hit) return hit;
-  const work = cachePath('build', `src-${hashOf([treeId])}`);
-  return serialized(work, async () => {
-    // Another worker may have built this very kernel while this one waited.
-    const done = cached();
-    if (done) return done;
-    mkdirSync(work, { recursive: true });
-    const src = join(work, 'src');
-    const out = join(work, 'out');
-    const logFile = join(work, 'build.log');
-    writeFileSync(logFile, '');
-    const t0 = Date.now();
-    log(`${spec.text}: preparing the build tree${patches.length ? ` and applying ${patches.length} patch(es)` : ''}`);
-    await preparedCopy(tree, git, src, patches, logFile);
-    mkdirSync(out, { recursive: true });
-    log(`${spec.text}: configuring (defconfig + kvm_guest.config + images/kernel.config)`);
-    await step(logFile, 'make defconfig kvm_guest.config', ['make', `O=${out}`, 'defconfig', 'kvm_guest.config'], src);
-    await step(logFile, 'merging images/kernel.config', ['scripts/kconfig/merge_config.sh', '-m', '-O', out, join(out, '.config'), FRAGMENT], src);
-    await step(logFile, 'make olddefconfig', ['make', `O=${out}`, 'olddefconfig'], src);
-    const missing = missingOptions(fragment, readFileSync(join(out, '.config'), 'utf8'));
-    if (missing.length) log(`${spec.text}: this tree does not offer ${missing.join(', ')}`);
-    const jobs = availableParallelism();
-    log(`${spec.text}: compiling with ${jobs} jobs (log: ${logFile})`);
-    const tick = setInterval(() => log(`${spec.text}: compiling, ${compiledSoFar(logFile)} files so far, ${((Date.now() - t0) / 1000).toFixed(0)} s`), 60_000);
-    try {
-      await step(logFile, 'kernel build', ['make', `O=${out}`, `-j${jobs}`, 'bzImage'], src);
-    } finally {
-      clearInterval(tick);
-    }
-    const release = (await $({ cwd: src, quiet: true })`make -s O=${out} kernelrelease`).stdout.trim();
-    await buildOnce(dir, async (tmp) => {
-      const pvh = hasPvhNote(readFileSync(join(out, 'vmlinux')));
-      const image = pvh ? 'vmlinux' : 'bzImage';
-      copyFileSync(join(out, pvh ? 'vmlinux' : 'arch/x86/boot/bzImage'), join(tmp, image));
-      copyFileSync(join(out, '.config'), join(tmp, 'config'));
-      const version = `${git ? git.slice(0, 12) : treeId.replace(/^linux-source-[\d.]+=/, '')}${patches.length ? ` + ${patches.length} patch(es)` : ''}`;
-      const built: Built = { version, release, image: join(dir, image), pvh, modulesDir: null, config: join(dir, 'config') };
-      writeFileSync(join(tmp, 'kernel.json'), JSON.stringify(built));
-    });
-    log(`${spec.text}: built ${release} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-    return cached()!;
-  });
+  // A git tree keeps one copy and one object folder for all its commits (a bisection's steps
+  // recompile only what changed); other trees one per content.
+  const work = cachePath('build', `src-${hashOf([git ? `git-tree:${tree}` : treeId])}`);
+  // One build at a time per copy: in this process, and across processes sharing the cache.
+  return serialized(work, () =>
+    withLock(
+      work,
+      async () => {
+        // Another worker may have built this very kernel while this one waited.
+        const done = cached();
+        if (done) return done;
+        mkdirSync(work, { recursive: true });
+        const src = join(work, 'src');
+        const out = join(work, 'out');
+        const logFile = join(work, 'build.log');
+        writeFileSync(logFile, '');
+        const t0 = Date.now();
+        log(`${spec.text}: preparing the build tree${patches.length ? ` and applying ${patches.length} patch(es)` : ''}`);
+        await preparedCopy(tree, git, src, patches, logFile);
+        mkdirSync(out, { recursive: true });
+        log(`${spec.text}: configuring (defconfig + kvm_guest.config + images/kernel.config)`);
+        await step(logFile, 'make defconfig kvm_guest.config', ['make', `O=${out}`, 'defconfig', 'kvm_guest.config'], src);
+        await step(logFile, 'merging images/kernel.config', ['scripts/kconfig/merge_config.sh', '-m', '-O', out, join(out, '.config'), FRAGMENT], src);
+        await step(logFile, 'make olddefconfig', ['make', `O=${out}`, 'olddefconfig'], src);
+        const missing = missingOptions(readFileSync(FRAGMENT, 'utf8'), readFileSync(join(out, '.config'), 'utf8'));
+        if (missing.length) log(`${spec.text}: this tree does not offer ${missing.join(', ')}`);
+        const jobs = availableParallelism();
+        log(`${spec.text}: compiling with ${jobs} jobs (log: ${logFile})`);
+        const tick = setInterval(
+          () => log(`${spec.text}: compiling, ${compiledSoFar(logFile)} files so far, ${((Date.now() - t0) / 1000).toFixed(0)} s`),
+          60_000,
+        );
+        try {
+          await step(logFile, 'kernel build', ['make', `O=${out}`, `-j${jobs}`, 'bzImage'], src);
+        } finally {
+          clearInterval(tick);
+        }
+        const release = (await $({ cwd: src, quiet: true })`make -s O=${out} kernelrelease`).stdout.trim();
+        await buildOnce(dir, async (tmp) => {
+          const pvh = hasPvhNote(readFileSync(join(out, 'vmlinux')));
+          const image = pvh ? 'vmlinux' : 'bzImage';
+          copyFileSync(join(out, pvh ? 'vmlinux' : 'arch/x86/boot/bzImage'), join(tmp, image));
+          copyFileSync(join(out, '.config'), join(tmp, 'config'));
+          const version = `${git ? git.slice(0, 12) : treeId.replace(/^linux-source-[\d.]+=/, '')}${patches.length ? ` + ${patches.length} patch(es)` : ''}`;
+          const built: Built = { version, release, image: join(dir, image), pvh, modulesDir: null, config: join(dir, 'config') };
+          writeFileSync(join(tmp, 'kernel.json'), JSON.stringify(built));
+        });
+        log(`${spec.text}: built ${release} in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+        return cached()!;
+      },
+      () => log(`${spec.text}: waiting for another mmatrix to finish its build in ${work}`),
+    ),
+  );
+}
+
+/** The cache id of a source build: the tree's identity, the patches, the config fragment and the compiler. */
+export async function srcKernelId(treeId: string, patches: string[]): Promise<string> {
+  return `src-${hashOf([treeId, ...patches.map((p) => readFileSync(p, 'utf8')), readFileSync(FRAGMENT, 'utf8'), await compilerVersion()])}`;
 }
 
 /** Options the fragment sets that the final .config lacks (the tree has no such option). Pure, for tests. */

@@ -3,7 +3,7 @@
 // entry (same source), with different labels — the entry predicted exactly that change. The
 // rest fall in one group that no entry explains. matrix.md and matrix.html both render this.
 import { cmp, versionOf } from './expectations.js';
-import { type CaseResult, type KernelResult, kernelTitle, labelOf, type Results } from './results.js';
+import { type CaseResult, cellValue, type KernelResult, kernelTitle, type Results } from './results.js';
 
 export interface Commit {
   hash: string | null;
@@ -25,7 +25,6 @@ export interface PairChanges {
 }
 
 /** What a cell says for comparing: the label, or the status when there is none. */
-const said = (c: CaseResult | undefined) => (!c ? 'absent' : c.status === 'observed' ? labelOf(c) : c.status.toUpperCase());
 
 /** The commit a source names for a change from release `from` to `to`: of the commits it names
  * (`commit <hash> "<title>" (…v6.9)`), the one whose version lies in (from, to], else the first;
@@ -66,7 +65,7 @@ function pairChanges(a: KernelResult, b: KernelResult, all: KernelResult[]): Pai
   let total = 0;
   for (const id of ids) {
     const [x, y] = [a.cases.find((c) => c.id === id), b.cases.find((c) => c.id === id)];
-    const [from, to] = [said(x), said(y)];
+    const [from, to] = [cellValue(x), cellValue(y)];
     if (from === to) continue;
     total += 1;
     const source = id.startsWith('kselftest.') ? SELFTEST_CHANGES : explainingSource(expectedOf(x?.verdict), expectedOf(y?.verdict), from, to);

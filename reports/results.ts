@@ -79,6 +79,9 @@ export interface Results {
 /** What an observed cell says: the observation's label, or a selftest's result. */
 export const labelOf = (c: CaseResult): string => c.observation?.label ?? c.selftest?.result ?? 'ERROR';
 
+/** What a cell says, for comparing two runs of it: the label, else the status (SKIP, CRASH, …), or absent. */
+export const cellValue = (c: CaseResult | undefined): string => (!c ? 'absent' : c.status === 'observed' ? labelOf(c) : c.status.toUpperCase());
+
 /** A cell's text for the matrix: the label, ✓ when it conforms, ✗ and what was expected when not. */
 export function cellText(c: CaseResult | undefined): string {
   if (!c) return '—';

@@ -1,13 +1,18 @@
 #!/usr/bin/env node
-import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { availableParallelism, freemem, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 // mmatrix command line.
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { cachePath, hashOf } from '../common/cache.js';
 import { InfraError, InputError } from '../common/errors.js';
+import { userPath } from '../common/paths.js';
 import { killAll } from '../common/procs.js';
 import { buildImage } from '../images/initramfs.js';
 import { checkKernelSpec, parseKernelSpec, prepareKernel } from '../images/kernel.js';
+import { patchFiles } from '../images/srcbuild.js';
+import { renderBisect } from '../reports/bisect.js';
 import { loadCoverage } from '../reports/coverage.js';
 import { gate, loadAllowlist } from '../reports/diff.js';
 import { Expectations } from '../reports/expectations.js';
@@ -21,6 +26,8 @@ import { FAMILIES, type Family, HOST_FAMILIES, isFamily } from '../suites/famili
 import { SELFTEST_NAMES, selftestMemoryMb, unknownTests } from '../suites/kselftests.js';
 import type { AccelChoice } from './accel.js';
 import { bench, benchMarkdown } from './bench.js';
+import { bisect, checkRange } from './bisect.js';
+import { realStep, revisionSpec } from './bisectstep.js';
 import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
 import { populateBench } from './popbench.js';
 import { checkPatterns, findQemu } from './preflight.js';
@@ -293,6 +300,25 @@ export function program(): Command {
     .action(async (f: RunFlags) => {
       process.exitCode = await runCommand({ ...f, suite: ['kselftest'], pool1g: 'auto', suiteTimeout: 3600, caseTimeout: 600 });
     });
+  p.command('bisect')
+    .description('the first commit of a git tree where the named cells change: git bisect, each step built with src: and run')
+    .argument('<tree>', 'a kernel git tree (never written: git bisect runs in a copy in the cache)')
+    .requiredOption('--good <rev>', 'a revision with the old cells')
+    .requiredOption('--bad <rev>', 'a later revision with the new cells')
+    .requiredOption('-c, --case <pattern>', 'the cases to judge each step by (as for run); repeatable', collect)
+    .option('--patches <mbox|dir>', 'a patch series applied on top of every step (git am)')
+    .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']).default('auto'))
+    .option('--runs-dir <dir>', 'where the bisection folder goes', 'runs')
+    .option('--restart', 'forget what an interrupted bisection of the same range and cases found, and start again')
+    .addHelpText(
+      'after',
+      `\nThe two ends are built and run first: their cells are what each step is judged by (good, bad, skip when it does not build or boot, neither). An interrupted bisection resumes when the same command is run again.\n\nExamples:\n  mmatrix bisect ~/linux --good v6.1 --bad v6.2 -c madv_dontneed.hugetlbfs-private\n  mmatrix bisect ~/linux --good base --bad HEAD -c 'madv_free.anon-thp-*' --patches fix.patch`,
+    )
+    .action(
+      async (tree: string, f: { good: string; bad: string; case: string[]; patches?: string; accel: AccelChoice; runsDir: string; restart?: boolean }) => {
+        process.exitCode = await bisectCommand(userPath(tree), f);
+      },
+    );
   p.command('diff')
     .description('the cells that changed from a baseline to a candidate, classed expected / accepted / unexplained; exit 1 on an unexplained change or a crash')
     .argument('<baseline>', 'results.json or run folder')
@@ -443,6 +469,60 @@ export function program(): Command {
       log(`written: ${relative(process.cwd(), folder.dir)}/bench.json, bench.md`);
     });
   return p;
+}
+
+/** `mmatrix bisect`: the folder is named by what is bisected, so the same command resumes. */
+async function bisectCommand(
+  tree: string,
+  f: { good: string; bad: string; case: string[]; patches?: string; accel: AccelChoice; runsDir: string; restart?: boolean },
+): Promise<number> {
+  const patches = f.patches ? userPath(f.patches) : null;
+  checkKernelSpec(parseKernelSpec(`src:${tree}${patches ? `,patches=${patches}` : ''}`)); // a kernel tree, patches that exist
+  checkPatterns(f.case, (await import('../suites/catalog.js')).allCaseIds());
+  findQemu();
+  const range = await checkRange(tree, f.good, f.bad);
+  const key = hashOf([
+    realpathSync(tree),
+    range.good,
+    range.bad,
+    ...[...f.case].sort(),
+    ...(patches ? patchFiles(patches).map((p) => readFileSync(p, 'utf8')) : []),
+  ]);
+  const dir = resolve(f.runsDir, `bisect-${key}`);
+  const expectations = Expectations.load();
+  log(`mmatrix bisect: ${f.case.join(', ')} over ${f.good}..${f.bad} (${range.revisions} commits) in ${tree}; folder ${relative(process.cwd(), dir)}`);
+  for (const [sig, code] of [
+    ['SIGINT', EXIT.sigint],
+    ['SIGTERM', EXIT.sigterm],
+  ] as const) {
+    process.once(sig, () => {
+      const killed = killAll();
+      log(`\n${sig}: stopped ${killed} guest(s) or build(s); bisect.json keeps every revision tested: run the same command to resume`);
+      process.exit(code);
+    });
+  }
+  const record = await bisect({
+    tree,
+    good: f.good,
+    bad: f.bad,
+    cases: f.case,
+    patches,
+    dir,
+    repo: cachePath('bisect', key),
+    restart: f.restart,
+    evaluate: realStep({ tree, patches, cases: f.case, dir, accel: f.accel, expectations, log }),
+    // The commit, then its parent (the commit itself when it has none).
+    reproduce: (c) =>
+      [c, execFileSync('git', ['-C', tree, 'rev-parse', `${c}^@`], { encoding: 'utf8' }).split('\n')[0] || c].map(
+        (rev) => `mmatrix run -k ${revisionSpec(tree, rev, patches)} ${f.case.map((p) => `-c '${p}'`).join(' ')}`,
+      ),
+    log,
+  });
+  const text = renderBisect(record);
+  writeFileSync(join(dir, 'bisect.md'), text);
+  log(`\n${text}`);
+  log(`written: ${relative(process.cwd(), dir)}/bisect.json, bisect.md, bisect.log, git-bisect.log`);
+  return record.end?.kind === 'found' ? EXIT.ok : EXIT.deviation;
 }
 
 /** A bug, not a verdict: one line on stderr naming a log that holds the stack and every cause. */

@@ -27,7 +27,7 @@ test('a source build with a one-semantic patch: the gate flags exactly that cell
   t.is(base.status, 0, base.stdout + base.stderr);
   const baseDir = join(runs, 'base', 'latest');
   const b = results(baseDir).kernels[0];
-  t.is(b.cases.find((c) => c.id === 'madv_free.anon-thp-private')?.observation?.label, 'ok kept', 'unpatched 6.1 leaves a freed THP in place');
+  t.is(b.cases.find((c) => c.id === 'madv_free.anon-thp-private')?.observation?.label, 'ok kept pmd', 'unpatched 6.1 leaves a freed THP in place');
 
   const cand = cli(['run', '-k', `${TREE},patches=${PATCH}`, '--runs-dir', join(runs, 'cand'), '--baseline', baseDir]);
   t.is(cand.status, 1, cand.stdout + cand.stderr);
@@ -36,7 +36,7 @@ test('a source build with a one-semantic patch: the gate flags exactly that cell
   const listed = [...diff.matchAll(/^\| (\S+) \| ([^|]+) \| ([^|]+) \| (unexplained|expected|accepted) \|/gm)].map(
     (m) => `${m[1]}: ${m[2].trim()} → ${m[3].trim()} (${m[4]})`,
   );
-  t.deepEqual(listed, ['madv_free.anon-thp-private: ok kept → ok zeroed freed (unexplained)']);
+  t.deepEqual(listed, ['madv_free.anon-thp-private: ok kept pmd → ok zeroed freed (unexplained)']);
   t.regex(diff, /1 unexplained, 0 expected, 0 accepted/);
   // Same tree, same config: the fingerprints differ in the build only.
   const [fb, fc] = [b.fingerprint!, results(candDir).kernels[0].fingerprint!];

@@ -1,7 +1,7 @@
 // The CLI on bad input: one line naming the problem, exit 2, nothing started.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -94,11 +94,30 @@ test('a case pattern that matches no case is refused with the nearest ids', (t) 
 });
 
 test('an unknown command is named, even with --help, and exits 2', (t) => {
-  const r = cli('bisect', '--help');
+  const r = cli('bissect', '--help');
   t.is(r.status, 2);
   t.is(r.stderr.trim().split('\n').length, 1);
-  t.regex(r.stderr, /^mmatrix: unknown command 'bisect' \(commands: run, /);
+  t.regex(r.stderr, /^mmatrix: unknown command 'bissect' \(commands: run, /);
   t.is(cli('--help').status, 0);
+});
+
+test('bisect: bad input gets one line and exit 2 before anything is built', (t) => {
+  const tree = mkdtempSync(join(tmpdir(), 'mm-bisect-'));
+  mkdirSync(join(tree, 'arch/x86'), { recursive: true });
+  writeFileSync(join(tree, 'Makefile'), '');
+  writeFileSync(join(tree, 'arch/x86/Kconfig'), '');
+  const run = (...a: string[]) => cli('bisect', tree, '--good', 'v1', '--bad', 'v2', ...a);
+  for (const [args, message] of [
+    [['-c', 'madv_free.anon-thp-private'], /is not a git tree/],
+    [['-c', 'madv_fre.anon-thp-private'], /no case matches 'madv_fre\.anon-thp-private'/],
+    [['-c', 'madv_free.anon-thp-private', '--patches', join(tree, 'none.patch')], /patches \S+none\.patch do not exist/],
+  ] as const) {
+    const r = run(...args);
+    t.is(r.status, 2, r.stderr);
+    t.regex(r.stderr, message);
+    t.is(r.stderr.trim().split('\n').length, 1);
+  }
+  t.regex(cli('bisect', tree).stderr, /required option '--good <rev>' not specified/);
 });
 
 test('a results.json that is JSON but not a results set is bad input for report, show, diff and merge', (t) => {

@@ -11,12 +11,15 @@ test('src: specs: a tree, patches, debian:<suite>; bad options and suites are na
   t.deepEqual(parseKernelSpec('src:/k/linux,patches=/k/series.mbox'), {
     kind: 'src',
     tree: '/k/linux',
+    rev: null,
     patches: '/k/series.mbox',
     text: 'src:/k/linux,patches=/k/series.mbox',
   });
   t.is((parseKernelSpec('src:~/linux,patches=~/s') as { tree: string }).tree, join(homedir(), 'linux'), 'a ~ the shell left alone');
-  t.deepEqual(parseKernelSpec('src:debian:bookworm'), { kind: 'src', tree: 'debian:bookworm', patches: null, text: 'src:debian:bookworm' });
-  t.throws(() => parseKernelSpec('src:/k/linux,config=x'), { message: /unknown option 'config=x'.*patches=<mbox\|dir>/ });
+  t.deepEqual(parseKernelSpec('src:debian:bookworm'), { kind: 'src', tree: 'debian:bookworm', rev: null, patches: null, text: 'src:debian:bookworm' });
+  t.is((parseKernelSpec('src:/k/linux,rev=v6.1~3') as { rev: string }).rev, 'v6.1~3');
+  t.throws(() => parseKernelSpec('src:debian:bookworm,rev=abc'), { message: /rev= is for git trees/ });
+  t.throws(() => parseKernelSpec('src:/k/linux,config=x'), { message: /unknown option 'config=x'.*rev=<rev>, patches=<mbox\|dir>/ });
   t.throws(() => parseKernelSpec('src:debian:bookwrm'), { message: /unknown Debian suite 'bookwrm'.*did you mean debian:bookworm/ });
   t.throws(() => parseKernelSpec('src:'), { message: /names no source tree/ });
 });
@@ -120,8 +123,11 @@ test('a patch that does not apply names itself and the log', async (t) => {
 test('a tree is named by its HEAD commit, or by its files; a dirty git tree is refused', async (t) => {
   const g = fakeTree(true);
   t.deepEqual(await treeIdentity(g.tree), { identity: `git:${g.head}`, git: g.head });
+  t.deepEqual(await treeIdentity(g.tree, 'HEAD'), { identity: `git:${g.head}`, git: g.head }, 'a named revision');
+  await t.throwsAsync(treeIdentity(g.tree, 'nosuch'), { message: /has no commit 'nosuch'/ });
   writeFileSync(join(g.tree, 'mm/a.c'), 'edited\n');
   await t.throwsAsync(treeIdentity(g.tree), { message: /has uncommitted changes: commit them, or pass them as patches=/ });
+  t.is((await treeIdentity(g.tree, g.head!)).git, g.head, 'a named revision is built from git: the working tree does not matter');
   const p = fakeTree(false);
   const before = await treeIdentity(p.tree);
   t.deepEqual(await treeIdentity(p.tree), before);
