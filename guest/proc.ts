@@ -26,6 +26,12 @@ export function field(text: string, key: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** A /proc/vmstat counter (lines "<key> <n>"), or null where the kernel has none. */
+export function vmstat(key: string): number | null {
+  const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(reread('/proc/vmstat'));
+  return m ? Number(m[1]) : null;
+}
+
 export interface Counters {
   hugeFree: number; // summed over every huge page size: a case uses one size, so its
   hugeRsvd: number; // deltas count pages of that size

@@ -4,10 +4,10 @@
 // private mapping got private copies (its COW broken). On hugetlb, also a MAP_NORESERVE
 // mapping two pages larger than what the pool can give: what each populate returns there,
 // against what a plain touch of it does.
-import type { Case } from '../guest/harness.js';
+import { type Case, SkipCase } from '../guest/harness.js';
 import { allocatedBytes, label, pmdWord, presenceWord } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
-import { counters, delta, pmdMappedKb } from '../guest/proc.js';
+import { counters, delta, pmdMappedKb, vmstat } from '../guest/proc.js';
 import type { Observation } from '../guest/protocol.js';
 import { type GuestEnv, HUGE_1GB, type MapOptions, type MemType, type Region } from './memtypes.js';
 import { product, record, type Variant, withRegion } from './observe.js';
@@ -119,11 +119,17 @@ function observeIn(op: PopulateOp, v: MapVariant, how: MapOptions, mt: MemType, 
     (region) => {
       v.prepare?.(region);
       const mapBefore = mm.pagemap(region.addr, len);
+      const fallbacks = mt.backing === 'anon-thp' ? vmstat('thp_fault_fallback') : null;
       const r = op.apply(region);
       const after = counters(region.fd);
       const mapAfter = mm.pagemap(region.addr, len);
       // THP: whether the populate left PMDs mapping the range (a fresh mapping has none before).
       const pmdAfter = mt.backing === 'anon-thp' ? pmdMappedKb(region.addr, len) : null;
+      // A fault that wanted a THP and found no free 2 MiB block fell back to 4 KiB pages: the
+      // case then has no THP to observe (the guest's memory, not the call, decided).
+      const fellBack = fallbacks === null ? 0 : (vmstat('thp_fault_fallback') ?? 0) - fallbacks;
+      if (fellBack > 0 && (pmdAfter ?? 0) * 1024 < len)
+        throw new SkipCase(`the kernel fell back to 4 KiB pages (thp_fault_fallback +${fellBack}): no THP to observe`);
       // The mapping is new: every anonymous page in it came with the mmap (MAP_POPULATE) or after.
       const backing = delta(before, after, mapAfter.anon);
       return record(op.id, v.id, mt, len, r, {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { field, reread } from '../../guest/proc.js';
+import { field, reread, vmstat } from '../../guest/proc.js';
 
 const MEMINFO =
   'MemTotal:        1489124 kB\nShmemHugePages:        0 kB\nShmem:             12540 kB\nHugePages_Free:       64\nHugepagesize:       2048 kB\n';
@@ -22,4 +22,11 @@ test('reread keeps the file open and reads what it holds now', (t) => {
   t.is(field(reread(f), 'RssAnon'), 100);
   writeFileSync(f, 'RssAnon:\t 2048 kB\n'); // same inode, new contents
   t.is(field(reread(f), 'RssAnon'), 2048);
+});
+
+test('a /proc/vmstat counter by its key, null for one the kernel lacks', (t) => {
+  const n = vmstat('nr_free_pages');
+  t.true(typeof n === 'number' && n > 0);
+  t.is(vmstat('no_such_counter'), null);
+  t.is(vmstat('nr_free'), null, 'a whole key, not a prefix');
 });
