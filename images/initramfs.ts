@@ -3,7 +3,7 @@
 // libraries sit on an uncompressed read-only squashfs the guest mounts from a virtio disk,
 // so the kernel does not copy them out of the cpio at boot (slow under TCG: docs/figures.md)
 // and node pages in only what it touches. That disk is the same for every kernel: it is
-// built once, under a name made of what goes on it, and every image attaches it. Built as
+// built once, named by the node binary it holds, and every image attaches it. Built as
 // named steps, cached by a hash of all inputs.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -16,7 +16,7 @@ import { clientKey, makeHostKey } from './keys.js';
 import { GUEST_MODULES, guestModules, guestModulesDep, LATE_MODULES, loadsUnsigned, modName, withoutSignature } from './modules.js';
 
 const BUILDER_VERSION = 8;
-const NODE_DISK_VERSION = 1;
+const NODE_DISK_VERSION = 2;
 /** Where /init mounts node's disk. */
 const NODE_MOUNT = '/opt/node';
 /** What /init mounts, with one `mount -a` each: before the modules load, and after (node's
@@ -160,12 +160,13 @@ export function imageKey(kernel: Kernel, bins: ImageInputs, authorizedKey: strin
   ]);
 }
 
-/** node and its libraries on a squashfs: one disk for every image, named by what goes on it
- * (node and each library, by path, size and modification time). */
+/** node and its libraries on a squashfs: one disk for every image, named by node's path, size
+ * and modification time (as the images are; its libraries come along with it, so the disk
+ * stays consistent whatever the host's libraries do later). A cache hit reads libs.json. */
 export async function buildNodeDisk(node: string): Promise<{ file: string; libs: string[] }> {
-  const libs = parseLdd((await $({ quiet: true })`ldd ${node}`).stdout);
-  const dir = cachePath('nodedisk', hashOf([NODE_DISK_VERSION, fileStamp(node), ...libs.map(fileStamp)]));
+  const dir = cachePath('nodedisk', hashOf([NODE_DISK_VERSION, fileStamp(node)]));
   await buildOnce(dir, async (tmp) => {
+    const libs = parseLdd((await $({ quiet: true })`ldd ${node}`).stdout);
     const disk = join(tmp, 'nodefs');
     copyInto(disk, node, 'node');
     // Symbols are of no use in the guest; node loses 12 MB.
@@ -173,8 +174,9 @@ export async function buildNodeDisk(node: string): Promise<{ file: string; libs:
     for (const lib of libs) copyInto(disk, lib, join('lib', basename(lib)));
     await steps.packSquashfs(disk, join(tmp, 'node.sqfs'));
     await $`rm -rf ${disk}`;
+    writeFileSync(join(tmp, 'libs.json'), JSON.stringify(libs));
   });
-  return { file: join(dir, 'node.sqfs'), libs };
+  return { file: join(dir, 'node.sqfs'), libs: JSON.parse(readFileSync(join(dir, 'libs.json'), 'utf8')) as string[] };
 }
 
 export async function buildImage(kernel: Kernel, given?: ImageInputs): Promise<Image> {
