@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { availableParallelism, freemem, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, freemem, totalmem } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 // mmatrix command line.
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -29,6 +29,7 @@ import { bench, benchMarkdown } from './bench.js';
 import { bisect, checkRange } from './bisect.js';
 import { realStep, revisionSpec } from './bisectstep.js';
 import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
+import { internalError, quietWhenReaderGone } from './fatal.js';
 import { populateBench } from './popbench.js';
 import { checkPatterns, findQemu } from './preflight.js';
 import { chooseProgress, plainProgress } from './progress.js';
@@ -525,23 +526,6 @@ async function bisectCommand(
   return record.end?.kind === 'found' ? EXIT.ok : EXIT.deviation;
 }
 
-/** A bug, not a verdict: one line on stderr naming a log that holds the stack and every cause. */
-function internalError(e: unknown): void {
-  const log = join(tmpdir(), `mmatrix-error-${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}.log`);
-  const chain: string[] = [];
-  for (let c: unknown = e, depth = 0; c !== undefined && depth < 10; c = (c as { cause?: unknown }).cause, depth++) {
-    chain.push(`${depth ? 'caused by: ' : ''}${c instanceof Error ? (c.stack ?? c.message) : String(c)}`);
-  }
-  try {
-    writeFileSync(log, `mmatrix ${process.argv.slice(2).join(' ')}\n\n${chain.join('\n\n')}\n`);
-  } catch {
-    /* the one line below still says what happened */
-  }
-  const first = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`mmatrix: internal error: ${first.split('\n')[0]} (stack in ${log})\n`);
-  process.exitCode = EXIT.internal;
-}
-
 /** The command a user named, when it is not one of mmatrix's: commander would print the global
  * help for `mmatrix bisect --help` and exit 0. */
 export function unknownCommand(p: Command, argv: string[]): string | null {
@@ -553,6 +537,8 @@ export function unknownCommand(p: Command, argv: string[]): string | null {
 async function main(): Promise<void> {
   process.on('uncaughtException', internalError);
   process.on('unhandledRejection', internalError);
+  quietWhenReaderGone(process.stdout);
+  quietWhenReaderGone(process.stderr);
   const p = program();
   const unknown = unknownCommand(p, process.argv.slice(2));
   if (unknown !== null) {

@@ -1,7 +1,7 @@
 // The CLI on bad input: one line naming the problem, exit 2, nothing started.
 
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -135,4 +135,23 @@ test('a results.json that is JSON but not a results set is bad input for report,
     t.regex(r.stderr, /^mmatrix: '.*results\.json' is not a valid mmatrix\.results\/1: \/kernels\/0 /, args.join(' '));
     t.is(r.stderr.trim().split('\n').length, 1, 'one line, no stack');
   }
+});
+
+test('a reader that went away ends the command, with no error log', async (t) => {
+  // The reader closes both pipes before mmatrix writes its one line: the write fails with
+  // EPIPE. That once looped through the error handler, a log file per turn, forever.
+  const tmp = mkdtempSync(join(tmpdir(), 'mm-epipe-'));
+  const p = spawn(process.execPath, [fromRoot('dist/runner/cli.js'), 'run', '-k', 'debian:buster'], {
+    env: { ...process.env, TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => p.kill('SIGKILL')); // a regression must not outlive the test
+  p.stdout.destroy();
+  p.stderr.destroy();
+  const code = await new Promise<number | null>((done) => p.on('exit', done));
+  t.is(code, 2);
+  t.deepEqual(
+    readdirSync(tmp).filter((f) => f.startsWith('mmatrix-error-')),
+    [],
+  );
 });
