@@ -53,7 +53,7 @@ test('two kernels, two guests: each gets its own, none helps another that has no
 });
 
 test('a case that kills the guest is the culprit: crash, a fresh guest, and the family goes on after it', async (t) => {
-  const script: Script = (family, after) =>
+  const script: Script = (_family, after) =>
     after ? { cases: ['c.anon-private'] } : { cases: ['a.anon-private'], dies: { during: 'b.anon-private', ended: 'lost', guestDies: true } };
   const host = new FakeHost(script);
   const r = fakeRun(['debian:bookworm'], ['zap']);
