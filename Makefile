@@ -48,17 +48,28 @@ format: node_modules
 run: build
 	node dist/runner/cli.js run $(ARGS)
 
+# Tests run with a temporary folder of their own: removed when they pass, kept (and named) when
+# they fail, so repeated runs leave nothing behind and a failure leaves its evidence.
+define in_scratch
+	@tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/mmatrix-test-XXXXXX"); \
+	TMPDIR=$$tmp $(1); rc=$$?; \
+	if [ $$rc -eq 0 ]; then rm -rf "$$tmp"; else echo "the tests' temporary files are kept in $$tmp"; fi; \
+	exit $$rc
+endef
+UNIT = npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
+INTEGRATION = npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
+
 test: EXTRA_APT = $(TEST_APT_PACKAGES)
 test: build lint
-	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
-	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
+	$(call in_scratch,$(UNIT))
+	$(call in_scratch,$(INTEGRATION))
 
 test-unit: build lint
-	npx ava --timeout=60s 'dist/test/unit/**/*.test.js'
+	$(call in_scratch,$(UNIT))
 
 test-integration: EXTRA_APT = $(TEST_APT_PACKAGES)
 test-integration: build
-	npx ava --timeout=20m --serial 'dist/test/integration/**/*.test.js'
+	$(call in_scratch,$(INTEGRATION))
 
 # Opt-in: builds Debian's 6.1 source with src: twice, as it is and with a patch that changes
 # one semantic, and checks that the gate flags exactly that cell (half an hour on two cores).
@@ -67,7 +78,7 @@ test-patch-gate: build
 	npx ava --timeout=120m 'dist/test/patchgate/*.test.js'
 
 # Opt-in: a nine-revision git history from Debian's 6.1 source, one commit of which changes one
-# semantic; `mmatrix bisect` must name it in at most ⌈log2 9⌉ + 1 builds (about 40 minutes cold).
+# semantic; `mmatrix bisect` must name it in at most ⌈log2 9⌉ + 1 builds (about 15 minutes cold).
 test-bisect: EXTRA_APT = $(SRC_APT_PACKAGES)
 test-bisect: build
 	npx ava --timeout=120m 'dist/test/bisect/*.test.js'
