@@ -27,21 +27,49 @@ export interface PairChanges {
 /** What a cell says for comparing: the label, or the status when there is none. */
 
 /** The commit a source names for a change from release `from` to `to`: of the commits it names
- * (`commit <hash> "<title>" (…v6.9)`), the one whose version lies in (from, to], else the first;
- * without a hash, a quoted title. */
+ * (`commit <hash> "<title>" (…v6.9)`, or `in 5.18 (<hash>)`), the one whose version lies in
+ * (from, to], else the first; without a hash, a quoted commit title. */
 export function commitOf(source: string, from?: string, to?: string): Commit | null {
   const named = [...source.matchAll(/commit ([0-9a-f]{7,40})\b(?:\s*"([^"]+)")?(?:\s*\(([^)]*)\))?/g)].map((m) => ({
     hash: m[1],
     title: m[2] ?? '',
     version: /v(\d+\.\d+)/.exec(m[3] ?? '')?.[1] ?? null,
   }));
+  // And a bare hash after the release it came in: `came in 5.18 (90e7e7f5ef3f)`.
+  for (const m of source.matchAll(/\b(?:in |v)(\d+\.\d+)(?:-rc\d+)?[^()"]{0,20}\(([0-9a-f]{12,40})\)/g)) {
+    named.push({ hash: m[2], title: '', version: m[1] });
+  }
   const lo = from ? versionOf(from) : null;
   const hi = to ? versionOf(to) : null;
   const inside = (v: string | null) => v !== null && lo && hi && cmp(versionOf(v), lo) > 0 && cmp(versionOf(v), hi) <= 0;
   const hit = named.find((c) => inside(c.version)) ?? named[0];
   if (hit) return { hash: hit.hash, title: hit.title, url: `https://git.kernel.org/torvalds/c/${hit.hash}` };
-  const q = /"([^"]{8,})"/.exec(source);
+  const q = [...source.matchAll(/"([^"]{8,})"/g)].find((m) => COMMIT_TITLE.test(m[1]));
   return q ? { hash: null, title: q[1], url: null } : null;
+}
+
+/** A quoted commit title reads `subsystem: what it does` ("mm/uffd: …", "mm, hugepages: …"); a
+ * quote of a man page, a comment or a mail is not one. */
+const COMMIT_TITLE = /^[\w./-]+(?:, ?[\w./-]+)*: \S/;
+
+/** A source's first clause, for a line that names no commit: up to the first `.`, `;` or `:`
+ * outside parentheses, at most about 100 characters. */
+export function summaryOf(source: string): string {
+  let depth = 0;
+  let end = source.length;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if (depth === 0 && '.;:'.includes(c) && /\s/.test(source[i + 1] ?? ' ')) {
+      end = i;
+      break;
+    }
+  }
+  const first = source.slice(0, end).trim();
+  if (first.length <= 100) return first;
+  const cut = first.lastIndexOf(' ', 100);
+  return `${first.slice(0, cut > 40 ? cut : 100)}…`;
 }
 
 type Expected = { label: string; source: string } | null;

@@ -1,5 +1,5 @@
 // matrix.md: rows are case ids, columns are kernels, cells the observation's label.
-import { type ChangeGroup, kernelChanges } from './changes.js';
+import { type ChangeGroup, kernelChanges, summaryOf } from './changes.js';
 import { type Coverage, coverageSection, loadCoverage } from './coverage.js';
 import { guideSection } from './guide.js';
 import { KCIDB, kcidbStatus } from './outcome.js';
@@ -124,8 +124,8 @@ export function changesSection(r: Results): string[] {
         g.source === null
           ? '**no expectation entry explains these**'
           : g.commit?.url
-            ? `[${g.commit.hash}](${g.commit.url}) ${esc(g.commit.title || g.source)}`
-            : esc(g.commit?.title ?? g.source);
+            ? `[${g.commit.hash}](${g.commit.url}) ${esc(g.commit.title || summaryOf(g.source))}`
+            : esc(g.commit?.title ?? summaryOf(g.source));
       out.push(`  - ${g.changes.length} × ${why}: ${some.join('; ')}${more}`);
     }
   }

@@ -1,7 +1,7 @@
 // The changes between adjacent kernels, grouped by the expectation entry that explains them,
 // as matrix.md and matrix.html show them.
 import test from 'ava';
-import { commitOf, kernelChanges } from '../../reports/changes.js';
+import { commitOf, kernelChanges, summaryOf } from '../../reports/changes.js';
 import { renderHtml } from '../../reports/html.js';
 import { changesSection } from '../../reports/markdown.js';
 import type { CaseResult } from '../../reports/results.js';
@@ -65,6 +65,36 @@ test('a source names its commit with a hash, or a title alone', (t) => {
     url: null,
   });
   t.is(commitOf('madvise(2) ERRORS'), null);
+  t.deepEqual(
+    commitOf('"mm, hugepages: add mremap() support for hugepage backed vma" (v5.14)')?.title,
+    'mm, hugepages: add mremap() support for hugepage backed vma',
+  );
+});
+
+test("a quote that is not a commit's title is not taken for one", (t) => {
+  // Seed 002's phrase, a man page's sentence: no commit named, so none claimed.
+  t.is(commitOf('MADV_DONTNEED only zaps page-table entries ("MADV_DONTNEED works but not guaranteed to fault"); a punch removes pages'), null);
+  t.is(commitOf('madvise(2): "Addresses in the specified range are not currently mapped"'), null);
+  // A bare hash after its release counts when that release lies between the two kernels.
+  const several =
+    'MINOR came in 5.13 (7677f7fd8be7), hugetlb DONTNEED in 5.18 (90e7e7f5ef3f); from 6.1 ("hugetlbfs: zero partial pages during fallocate hole punch")';
+  t.is(commitOf(several, '5.15.0', '6.1.0')?.hash, '90e7e7f5ef3f');
+  t.is(commitOf(several, '5.10.0', '6.1.0')?.hash, '7677f7fd8be7');
+  t.is(
+    commitOf('as "mm/uffd: enable write protection for shmem & hugetlbfs" says, after "Read-Write Protection"')?.title,
+    'mm/uffd: enable write protection for shmem & hugetlbfs',
+  );
+});
+
+test("a line that names no commit gives the source's first clause, not the whole source", (t) => {
+  t.is(summaryOf('Seed 002 as a table: the range is filled, registered with userfaultfd, zapped'), 'Seed 002 as a table');
+  t.is(
+    summaryOf('mremap(2) ERRORS (EFAULT: "some address in the range ... is not mapped. "); we check it'),
+    'mremap(2) ERRORS (EFAULT: "some address in the range ... is not mapped. ")',
+  );
+  t.is(summaryOf('v5.10 mm/madvise.c: madvise_behavior_valid()'), 'v5.10 mm/madvise.c');
+  const long = summaryOf(`Filled, registered MINOR, ${'then more words '.repeat(20)}end.`);
+  t.true(long.length <= 101 && long.endsWith('…'), long);
 });
 
 test('matrix.md says the changes in a few lines a pair, and matrix.html carries them', (t) => {
