@@ -29,7 +29,7 @@ import { bench, benchMarkdown } from './bench.js';
 import { bisect, checkRange } from './bisect.js';
 import { realStep, revisionSpec } from './bisectstep.js';
 import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
-import { internalError, quietWhenReaderGone } from './fatal.js';
+import { EXIT_INTERNAL, internalError, quietWhenReaderGone } from './fatal.js';
 import { populateBench } from './popbench.js';
 import { checkPatterns, findQemu } from './preflight.js';
 import { chooseProgress, plainProgress } from './progress.js';
@@ -38,7 +38,7 @@ import { autoJobs, run } from './run.js';
 
 export const DEFAULT_KERNELS = ['debian:bullseye', 'debian:bookworm', 'debian:trixie', 'debian:sid', 'debian:experimental'];
 
-const EXIT = { ok: 0, deviation: 1, incomplete: 2, internal: 3, sigint: 130, sigterm: 143 } as const;
+const EXIT = { ok: 0, deviation: 1, incomplete: 2, internal: EXIT_INTERNAL, sigint: 130, sigterm: 143 } as const;
 
 function positiveInt(v: string): number {
   const n = Number(v);

@@ -7,7 +7,8 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const INTERNAL = 3;
+/** The exit code of a bug (the CLI's table of exit codes takes it from here). */
+export const EXIT_INTERNAL = 3;
 
 let logPath: string | null = null; // one log per process, however many errors it holds
 
@@ -23,7 +24,7 @@ export function causeChain(e: unknown): string {
 /** A bug, not a verdict: one line on stderr naming a log that holds the stack and every cause.
  * Later errors of the same process go into the same log, without another line. */
 export function internalError(e: unknown): void {
-  process.exitCode = INTERNAL;
+  process.exitCode = EXIT_INTERNAL;
   const text = `${causeChain(e)}\n`;
   try {
     if (logPath) {
