@@ -16,6 +16,7 @@ export const ADVICE_OPS: ZapOp[] = [
   {
     id: 'madv_collapse',
     lengthsNeeded: withFileData,
+    pmds: true,
     applies: () => true,
     // A file's dirty pages make MADV_COLLAPSE race writeback (EAGAIN, or not, by timing):
     // write them back first, so the case asks only whether the range can be collapsed. EAGAIN

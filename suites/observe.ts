@@ -18,7 +18,7 @@ export interface Variant {
 export const PLAIN: Variant[] = [{ id: '' }];
 
 /** The cases of a family: operations × variants × memory types, where the operation applies. */
-export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) => number }, V extends Variant>(
+export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) => number; pmds?: boolean }, V extends Variant>(
   env: GuestEnv,
   ops: O[],
   variants: V[],
@@ -28,17 +28,28 @@ export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) =>
   return ops.flatMap((op) =>
     variants.flatMap((v) =>
       MEMTYPES.filter((mt) => applies(op, mt, v)).map((mt) => {
-        const len = v.length?.(env, mt) ?? caseLength(env, mt);
+        const len = v.length?.(env, mt) ?? caseLength(env, mt, op);
         // The memory a case needs: its mapping, times what the operation adds (a forked child's copies).
-        const needed = caseLength(env, mt) * (op.lengthsNeeded?.(mt) ?? 1) * (v.lengthsNeeded?.(mt) ?? 1);
+        const needed = caseLength(env, mt, op) * (op.lengthsNeeded?.(mt) ?? 1) * (v.lengthsNeeded?.(mt) ?? 1);
         return { id: caseId(op.id, v.id, mt.id), skip: mt.unavailable(env, needed), khugepaged: mt.thp, run: () => observe(op, v, mt, len) };
       }),
     ),
   );
 }
 
-/** The case length: two huge pages of the type's size, or 4 MiB where they are smaller or absent. */
-export const caseLength = (env: GuestEnv, mt: MemType) => 2 * Math.max(mt.hugePage(env), 2 << 20);
+/** Two PMDs' worth (2 × 2 MiB): what a THP region spans, and what an operation about PMDs
+ * (`pmds`: MADV_COLLAPSE builds them on any type) needs to have one to build. */
+export const PMD_PAIR = 4 << 20;
+/** A base-page type's region: 128 units of 4 KiB, eight times the 64 KiB a read fault maps around
+ * itself in a file (fault_around_bytes), so the mapping's ends, its middle half and its
+ * surroundings stay apart. Under TCG a case costs what the kernel does per page, and a region
+ * of two PMDs would spend that on 1024 pages to ask what 128 answer. */
+export const BASE_LEN = 512 << 10;
+
+/** The case length: two huge pages of a hugetlb type's size; two PMDs for a THP type or an
+ * operation about PMDs; BASE_LEN for the other types. */
+export const caseLength = (env: GuestEnv, mt: MemType, op: { pmds?: boolean } = {}): number =>
+  mt.hugetlb ? 2 * mt.hugePage(env) : mt.thp || op.pmds ? PMD_PAIR : BASE_LEN;
 
 export const caseId = (op: string, variant: string, mt: string) => `${op}${variant ? `@${variant}` : ''}.${mt}`;
 

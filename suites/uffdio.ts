@@ -70,7 +70,8 @@ export function addrWord(reported: number | undefined, at: number, huge: number)
 const emptyApplies = (mode: Mode, mt: MemType) => registrable(mode, mt) && mt.backing !== 'anon-thp';
 
 const errnoOr = (o: Recorded, ok: () => string) => o.errno ?? ok();
-const TOUCHED = (huge: number) => Math.max(huge, 2 << 20) / 2 + 0x1234; // inside the first huge page, off every boundary
+// Inside the first huge page (a base-page region's first half), off every boundary.
+const TOUCHED = (huge: number, len: number) => (huge || len / 2) / 2 + 0x1234;
 
 /** A fault's address: one byte read inside the first huge page of an empty registered region. */
 const faultAddr = (id: string, features: string[]): IoOp => ({
@@ -82,7 +83,7 @@ const faultAddr = (id: string, features: string[]): IoOp => ({
   body: (c, facts) => {
     const missing = features.find((f) => !offered(f));
     if (missing) return facts({ ret: 0 }, { missingFeature: missing });
-    const at = TOUCHED(c.huge);
+    const at = TOUCHED(c.huge, c.region.len);
     const p = mm.uffdPoke(c.fd, c.region.addr, c.region.len, at, c.granule, SEED);
     if ('errno' in p && !('missing' in p)) throw new Error(`poke: ${p.errno}`);
     return facts({ ret: 0 }, { offset: at, uffd: factsOf(p as Exclude<typeof p, { errno: string }>, c.region.addr) });

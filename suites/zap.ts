@@ -20,6 +20,7 @@ export interface Target {
 export interface ZapOp {
   id: string;
   lengthsNeeded?: (mt: MemType) => number; // the file's own data: see withFileData
+  pmds?: boolean; // asks about PMDs on every type: its region spans two (PMD_PAIR)
   applies(mt: MemType): boolean;
   /** Why the guest cannot ask this operation's question (a SKIP), or null. */
   needs?(env: GuestEnv): string | null;
@@ -138,8 +139,8 @@ export const isMadvise = (op: ZapOp) => op.id.startsWith('madv_');
 
 const SEED = 0x5a;
 
-/** Whether a case asks what PMDs map: a THP type, or MADV_COLLAPSE on any type. */
-const asksThp = (op: ZapOp, mt: MemType) => mt.backing === 'anon-thp' || op.id === 'madv_collapse';
+/** Whether a case asks what PMDs map: a THP type, or an operation about PMDs (MADV_COLLAPSE) on any type. */
+const asksThp = (op: ZapOp, mt: MemType) => mt.backing === 'anon-thp' || !!op.pmds;
 
 /** Fill, apply, read back: shared by every family whose operation discards or protects data.
  * THP cases also record how much of the region PMDs map before and after the operation; a THP

@@ -31,17 +31,17 @@ test.serial('uffd on 5.10 and 6.1: MINOR arrives, DONTNEED on shmem never faults
   t.is(old['uffd_register_minor.memfd-shared'], 'EINVAL');
   t.regex(now['uffd_register_minor.memfd-shared'], /^ok wake,copy,zeropage,continue/);
   t.is(old['uffd_minor_madv_dontneed.memfd-shared'], 'register:EINVAL');
-  t.is(now['uffd_minor_madv_dontneed.memfd-shared'], 'ok minor:1024 kept');
+  t.is(now['uffd_minor_madv_dontneed.memfd-shared'], 'ok minor:128 kept');
   // Huge-page granularity: a hugetlb fault reports the huge page unless EXACT_ADDRESS (not in 5.10) is asked.
   t.is(old['uffd_fault_addr.hugetlbfs-shared'], 'ok missing:1 addr:huge');
   t.is(now['uffd_fault_addr.hugetlbfs-shared'], 'ok missing:1 addr:huge');
   t.is(old['uffd_fault_addr_exact.hugetlbfs-shared'], 'absent');
   t.is(now['uffd_fault_addr_exact.hugetlbfs-shared'], 'ok missing:1 addr:exact');
   t.is(old['uffd_wp.memfd-shared'], 'register:EINVAL', 'shmem write protection came with 5.19');
-  t.is(now['uffd_wp.memfd-shared'], 'ok wp:1024 kept');
+  t.is(now['uffd_wp.memfd-shared'], 'ok wp:128 kept');
   for (const k of [old, now]) {
     t.is(k['uffd_missing_madv_dontneed.memfd-shared'], 'ok none kept');
-    t.is(k['uffd_missing_madv_remove.memfd-shared'], 'ok missing:1024 kept freed');
+    t.is(k['uffd_missing_madv_remove.memfd-shared'], 'ok missing:128 kept freed');
   }
   t.true(res.kernels.every((k) => k.cases.every((c) => c.verdict?.status === 'conformant')));
   const g = cli(['guide', '-r', join(runs, 'latest'), '--memtype', 'memfd-shared']);
