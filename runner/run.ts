@@ -15,7 +15,7 @@ import type { Expectations } from '../reports/expectations.js';
 import type { Fingerprint } from '../reports/fingerprint.js';
 import type { KernelResult, Results } from '../reports/results.js';
 import type { RunFolder } from '../reports/runfolder.js';
-import type { Family } from '../suites/families.js';
+import { type Family, isHostFamily } from '../suites/families.js';
 import { selftestBinaries } from '../suites/kselftests.js';
 import { type AccelChoice, accelPlan } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
@@ -45,6 +45,7 @@ export interface RunOptions {
   log: (line: string) => void;
   progress?: (kernel: string) => KernelProgress; // a bar per kernel on a terminal
   onKernelDone?: (k: KernelResult) => void; // each kernel once all its suites ran (or it failed)
+  familySize?: (f: Family) => number; // its cases: a kernel's guests take the largest first
 }
 
 const KVM_TRIAL_MS = 30_000;
@@ -184,7 +185,9 @@ export async function runWith(o: RunOptions, host: Host, rec: Recorder): Promise
   const results = rec.results;
   const entries = o.kernels.map((spec) => results.kernels.find((k) => k.spec === spec) ?? emptyResult(spec, o));
   results.kernels.splice(0, results.kernels.length, ...entries);
-  const jobs = entries.flatMap((res, i) => (kernelDone(res, o.families) ? [] : [newJob(o.kernels[i], o.families, res, o.progress?.(o.kernels[i]))]));
+  const jobs = entries.flatMap((res, i) =>
+    kernelDone(res, o.families) ? [] : [newJob(o.kernels[i], o.families, res, o.progress?.(o.kernels[i]), o.familySize)],
+  );
   for (const job of jobs) if (job.res.error) job.res.error = null; // tried again
   const session = { ...o, onKernelDone: (job: KernelJob) => o.onKernelDone?.(job.res) };
   await schedule(jobs, o.jobs, (job) => drive(job, host, rec, session));
@@ -193,8 +196,16 @@ export async function runWith(o: RunOptions, host: Host, rec: Recorder): Promise
   rec.save();
 }
 
-export function run(o: RunOptions, folder: RunFolder, results: Results): Promise<void> {
+export async function run(o: RunOptions, folder: RunFolder, results: Results): Promise<void> {
   // What every guest gets, made once per run: the bundle and the hash the fingerprints carry.
   const guestCode = { bundle: guestBundle(), version: suiteVersion() };
-  return runWith(o, realHost(o, guestCode), new Recorder(results, folder, o.expectations));
+  return runWith({ familySize: await familySizes(), ...o }, realHost(o, guestCode), new Recorder(results, folder, o.expectations));
+}
+
+/** A family's size for the taking order: its cases in a guest that has everything. The kernel's
+ * own selftests (a host family, its cases unknown until built) run for tens of seconds: first. */
+async function familySizes(): Promise<(f: Family) => number> {
+  const { BUILDERS, FULL_ENV } = await import('../suites/catalog.js');
+  const sizes = new Map(Object.entries(BUILDERS).map(([f, build]) => [f, build(FULL_ENV).length]));
+  return (f) => (isHostFamily(f) ? Number.POSITIVE_INFINITY : (sizes.get(f) ?? 0));
 }

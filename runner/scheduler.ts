@@ -1,7 +1,8 @@
 // Which guest works on which kernel. Each worker (one per `--jobs`) drives its own kernels one
 // after another; with none left to take, it helps the kernel with the most families still
 // waiting, in a guest of its own: under TCG a guest keeps one core busy, so a run with fewer
-// kernels than cores would leave a core idle. Each family runs whole in one guest.
+// kernels than cores would leave a core idle. Each family runs whole in one guest, the largest
+// first.
 import type { Kernel } from '../images/kernel.js';
 import type { KernelResult } from '../reports/results.js';
 import type { Family } from '../suites/families.js';
@@ -25,9 +26,22 @@ export interface KernelJob {
   bar?: KernelProgress;
 }
 
-export function newJob(spec: string, families: Family[], res: KernelResult, bar?: KernelProgress): KernelJob {
+/** The order a kernel's guests take its families in: the largest first (`size`: its cases), so
+ * that the guests finish about together instead of one running the last long family while the
+ * other has nothing left (longest processing time first). Ties keep report order. */
+export function takingOrder(families: Family[], size: (f: Family) => number): Family[] {
+  return families
+    .map((f, i) => ({ f, i, n: size(f) }))
+    .sort((a, b) => b.n - a.n || a.i - b.i)
+    .map((x) => x.f);
+}
+
+export function newJob(spec: string, families: Family[], res: KernelResult, bar?: KernelProgress, size: (f: Family) => number = () => 0): KernelJob {
   // Resumed: the families that finished before are not run again.
-  const queue = families.filter((f) => !res.familiesDone?.includes(f));
+  const queue = takingOrder(
+    families.filter((f) => !res.familiesDone?.includes(f)),
+    size,
+  );
   return { spec, res, kernel: null, queue, boots: 0, guests: 0, running: new Set(), planned: new Map(), finished: 0, ended: false, helperFailed: false, bar };
 }
 

@@ -2,6 +2,7 @@
 // fake Host: no QEMU, milliseconds a test. The real-QEMU paths stay in test/integration.
 import test from 'ava';
 import { runWith } from '../../runner/run.js';
+import { takingOrder } from '../../runner/scheduler.js';
 import type { Family } from '../../suites/families.js';
 import { FakeHost, fakeRun, type Script } from '../fakes/guest.js';
 import { kernelResult, observedCase, resultsOf } from '../helpers/results.js';
@@ -91,6 +92,20 @@ test('a case that prints nothing for the case timeout: a hung test while SSH ans
     t.regex(c.reason ?? '', reason);
     t.is(host.guests.length, 2);
   }
+});
+
+test("the guest's node process dying mid-case is the case's error, with how it ended and the kernel's log; the family goes on", async (t) => {
+  const script: Script = (_f, after) =>
+    after ? { cases: ['z.anon-private'] } : { cases: ['a.anon-private'], dies: { during: 'm.ext4-shared', ended: 'exit', guestDies: false, signal: 'SEGV' } };
+  const host = new FakeHost(script);
+  const r = fakeRun(['debian:bookworm'], ['zap']);
+  await runWith(r.options, host, r.recorder);
+  const [a, m, z] = r.results.kernels[0].cases;
+  t.is(a.status, 'observed');
+  t.like(m, { id: 'm.ext4-shared', status: 'error', reason: "the guest's node process was killed by SEGV during the case" });
+  t.regex(m.console ?? '', /dmesg:\n.*node\[201\]: segfault/);
+  t.is(z.status, 'observed', 'a fresh guest went on after it');
+  t.is(host.guests.length, 2);
 });
 
 test('a guest that takes five guests down in a row ends the kernel with a run error, its cases kept', async (t) => {
@@ -219,4 +234,31 @@ test('with a second tree (--from-tree) the kernel runs both sets, the other tree
     'kselftest.mm@7.3.madv_populate',
   ]);
   t.is(host.guests.length, 1);
+});
+
+test("a kernel's guests take its families largest first; the cases stay in report order", async (t) => {
+  const host = new FakeHost(twoCases);
+  const size: Record<string, number> = { zap: 560, populate: 300, mremap: 147, advice: 336, resv: 136 };
+  const r = fakeRun(['debian:bookworm'], FAMILIES, { jobs: 1, familySize: (f) => size[f] });
+  await runWith(r.options, host, r.recorder);
+  t.deepEqual(
+    familyRequests(host).map((q) => q.family),
+    ['zap', 'advice', 'populate', 'mremap', 'resv'],
+  );
+  t.deepEqual(
+    ids(r.results.kernels[0].cases),
+    FAMILIES.flatMap((f) => [`${f}_a.anon-private`, `${f}_b.anon-private`]),
+  );
+});
+
+test('takingOrder: largest first, ties in the order given', (t) => {
+  const size: Partial<Record<Family, number>> = { zap: 2, populate: 5, resv: 2, kselftest: Number.POSITIVE_INFINITY };
+  t.deepEqual(
+    takingOrder(['zap', 'populate', 'resv', 'kselftest'], (f) => size[f] ?? 0),
+    ['kselftest', 'populate', 'zap', 'resv'],
+  );
+  t.deepEqual(
+    takingOrder(['zap', 'populate'], () => 0),
+    ['zap', 'populate'],
+  );
 });
