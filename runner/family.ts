@@ -1,9 +1,9 @@
 // One suite family in a guest (a request to the guest's node process), surviving the cases
 // that break it. The guest announces each case before running it (`# case <id>`), and each
 // finished case is handed on as it arrives. When the stream stops short — the kernel panicked
-// and QEMU exited, the connection dropped, or nothing came for the case timeout — the
-// announced case is the culprit: it is marked crash or timeout with the console's last lines,
-// a fresh guest is booted, and the family resumes after it.
+// and QEMU exited, the connection dropped, the guest's node process died, or nothing came for
+// the case timeout — the announced case is the culprit: it is marked crash, error or timeout
+// with the console's last lines, a fresh guest is booted, and the family resumes after it.
 
 import { InfraError } from '../common/errors.js';
 import type { Request } from '../guest/protocol.js';
@@ -71,11 +71,22 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
     if (!culprit) throw new InfraError('run', `${family}: the guest stopped between cases (${r.ended})`, consoleTail(ctx.consoleLog()));
     // A panic reboots, and -no-reboot turns that into QEMU exiting: give it a moment.
     for (let i = 0; i < 20 && guest.alive() && r.ended === 'lost'; i++) await new Promise((res) => setTimeout(res, 100));
-    let status: 'crash' | 'timeout';
+    let status: 'crash' | 'timeout' | 'error';
     let reason: string;
+    let kernelLog = '';
     if (r.ended === 'lost' || !guest.alive()) {
       status = 'crash';
       reason = guest.alive() ? 'the guest dropped the connection during the case' : 'the guest died during the case';
+    } else if (r.ended === 'exit') {
+      // The guest's node process ended in the middle of a case while the kernel lives on: a
+      // signal (a fault outside the addon's guards, the OOM killer) or an exit of its own. The
+      // kernel's log, which the console does not show at its quiet level, may say which.
+      status = 'error';
+      reason = `the guest's node process ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`} during the case`;
+      kernelLog = await guest.exec('dmesg | tail -n 20', { timeoutMs: 5000 }).then(
+        (x) => x.stdout.trim(),
+        () => '',
+      );
     } else {
       status = 'timeout';
       const answers = await guest.exec('true', { timeoutMs: 5000 }).then(
@@ -89,7 +100,8 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
     }
     // How long the case ran as the host saw it: from its announcement to the stream's end.
     const durationMs = Date.now() - stream.startedAt;
-    const culpritCase: CaseResult = { id: culprit, family, status, reason, console: consoleExcerpt(ctx.consoleLog()), durationMs };
+    const excerpt = [consoleExcerpt(ctx.consoleLog()), kernelLog && `dmesg:\n${kernelLog}`].filter(Boolean).join('\n');
+    const culpritCase: CaseResult = { id: culprit, family, status, reason, console: excerpt, durationMs };
     cases.push(culpritCase);
     ctx.onCase(culpritCase);
     ctx.log(`${family}: ${culprit}: ${status}: ${reason}`);

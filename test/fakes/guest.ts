@@ -22,7 +22,7 @@ import { observation, resultsOf } from '../helpers/results.js';
 export interface Answer {
   cases: string[];
   /** A case announced and never answered, then the request ends `ended`: a crash or a hang. */
-  dies?: { during: string; ended: 'lost' | 'idle'; guestDies: boolean; answersSsh?: boolean };
+  dies?: { during: string; ended: 'lost' | 'idle' | 'exit'; guestDies: boolean; answersSsh?: boolean; signal?: string };
 }
 
 export type Script = (family: string, after: string | undefined, guest: FakeGuest) => Answer;
@@ -57,6 +57,7 @@ export class FakeGuest implements GuestHandle {
   ) {}
 
   readonly commands: string[] = [];
+  dmesg = '[   9.1] node[201]: segfault at 7f00dead0000 ip 00007f00 sp 00007ffd error 6\n';
 
   facts = async () => facts(this.kernel.release);
   pools = async () => this.pool;
@@ -77,6 +78,7 @@ export class FakeGuest implements GuestHandle {
       throw new InfraError('ssh', `the guest went away during '${cmd}'`);
     }
     if (answer) return { code: answer.code, signal: null, stdout: answer.out, stderr: '', ended: 'exit' };
+    if (cmd.startsWith('dmesg')) return { code: 0, signal: null, stdout: this.dmesg, stderr: '', ended: 'exit' };
     return { code: 0, signal: null, stdout: '', stderr: '', ended: 'exit' };
   }
 
@@ -100,7 +102,7 @@ export class FakeGuest implements GuestHandle {
       tap.flush();
       if (a.dies.guestDies) this.up = false;
       this.answersSsh = a.dies.answersSsh ?? true;
-      return { code: null, signal: null, stdout: out, stderr: '', ended: a.dies.ended };
+      return { code: null, signal: a.dies.signal ?? null, stdout: out, stderr: '', ended: a.dies.ended };
     }
     tap.flush();
     return { code: 0, signal: null, stdout: out, stderr: '', ended: 'exit' };
