@@ -27,10 +27,10 @@ export const ADVICE_OPS: ZapOp[] = [
     // selftest"); a 7.3 guest once gave EAGAIN on ext4 after the writeback and its retry, in
     // one run of many, so the case tries four times, writing back before each. An EAGAIN that
     // persists is still what the case records. So is a failure to allocate the huge page
-    // (ENOMEM, SCAN_ALLOC_HUGE_PAGE_FAIL in madvise_collapse_errno(), 6.1), which a guest whose
-    // free memory is in pieces gave once in a @hole case, whose gap answers ENOMEM as well: the
-    // kernel counts each such failure (thp_collapse_alloc_failed, mm/khugepaged.c), and when the
-    // count moves the case compacts memory and tries again.
+    // (ENOMEM, SCAN_ALLOC_HUGE_PAGE_FAIL in madvise_collapse_errno(), 6.1), one suspect for a
+    // @hole case that read ENOMEM without a PMD once (its gap answers ENOMEM as well; the cause
+    // is not confirmed): the kernel counts each such failure (thp_collapse_alloc_failed,
+    // mm/khugepaged.c), and when the count moves the case compacts memory and tries again.
     apply: (r, t) => {
       for (let attempt = 1; ; attempt++) {
         if (r.fd >= 0) fdatasyncSync(r.fd);

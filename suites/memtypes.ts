@@ -101,7 +101,8 @@ function hugetlbNeed(env: GuestEnv, len: number, size: number, gigantic: boolean
   return free < need ? `need ${need} free ${size >> 20} MiB huge pages, pool has ${free}` : null;
 }
 
-const THP_ALIGN = 2 << 20;
+/** A PMD's span on x86-64: where a THP can back a range, and what a region is aligned to. */
+export const THP_ALIGN = 2 << 20;
 
 /** The pattern a file holds before a mapping writes its own: a private mapping that drops its
  * copies then reads the file's data (`file`), not zeros that look like anonymous memory's. It

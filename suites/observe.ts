@@ -4,7 +4,7 @@
 import { type Case, SkipCase } from '../guest/harness.js';
 import { counters, pmdMappedKb } from '../guest/proc.js';
 import { OBSERVATION_SCHEMA, type Observation } from '../guest/protocol.js';
-import { fillWithData, type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region } from './memtypes.js';
+import { fillWithData, type GuestEnv, type MapOptions, MEMTYPES, type MemType, type Region, THP_ALIGN } from './memtypes.js';
 
 export interface Variant {
   id: string; // '' for the plain case; otherwise it shows in the case id as op@variant
@@ -39,7 +39,7 @@ export function product<O extends { id: string; lengthsNeeded?: (mt: MemType) =>
 
 /** Two PMDs' worth (2 × 2 MiB): what a THP region spans, and what an operation about PMDs
  * (`pmds`: MADV_COLLAPSE builds them on any type) needs to have one to build. */
-export const PMD_PAIR = 4 << 20;
+export const PMD_PAIR = 2 * THP_ALIGN;
 /** A base-page type's region: 128 units of 4 KiB, eight times the 64 KiB a read fault maps around
  * itself in a file (fault_around_bytes), so the mapping's ends, its middle half and its
  * surroundings stay apart. Under TCG a case costs what the kernel does per page, and a region
