@@ -113,8 +113,7 @@ export function thpMode(): string {
 const PMD_FIELDS = /^(?:AnonHugePages|ShmemPmdMapped|FilePmdMapped):\s+(\d+) kB/gm;
 const VMA_HEADER = /^([0-9a-f]+)-([0-9a-f]+) /gm;
 
-/** The sum of AnonHugePages, ShmemPmdMapped and FilePmdMapped in a smaps text (one VMA's, or
- * smaps_rollup's for the whole process). */
+/** The sum of AnonHugePages, ShmemPmdMapped and FilePmdMapped in a smaps text (one VMA's). */
 export const pmdKbOf = (text: string): number => [...text.matchAll(PMD_FIELDS)].reduce((kb, m) => kb + Number(m[1]), 0);
 
 /** kB mapped by PMDs in the VMAs of an /proc/<pid>/smaps text that overlap [start, start+len). */
@@ -130,10 +129,11 @@ export function pmdKbIn(smaps: string, start: bigint, len: number): number {
 
 /** kB of [start, start+len) mapped by PMDs, from /proc/self/smaps: AnonHugePages, ShmemPmdMapped
  * and FilePmdMapped of every VMA the range overlaps (smaps has no finer grain; the cases' ranges
- * are whole VMAs, or split ones that stay inside the region). smaps_rollup first: when nothing in
- * the process is PMD-mapped, nothing in the range is, and under TCG the rollup costs a quarter of
- * smaps (about 5 ms against 20 for node's hundred VMAs: most of it is printing them). */
+ * are whole VMAs, or split ones that stay inside the region). Not smaps_rollup, though it costs a
+ * quarter as much under TCG: show_smaps_rollup() lets go of mmap_lock when another thread waits for
+ * it and sums on from the last VMA it saw, and in a 6.1 guest, node's own threads running, its PMD
+ * sum read 0 in 3 of 1387 reads while the region's 4 MiB stayed PMD-mapped (25 of 191 with two
+ * threads mapping and unmapping); smaps read 4096 kB every time (docs/figures.md). */
 export function pmdMappedKb(start: bigint, len: number): number {
-  if (pmdKbOf(reread('/proc/self/smaps_rollup')) === 0) return 0;
   return pmdKbIn(readFileSync('/proc/self/smaps', 'latin1'), start, len);
 }

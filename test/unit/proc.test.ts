@@ -44,7 +44,7 @@ test('pmdKbIn sums the PMD-mapped kB of the VMAs the range overlaps, and no othe
   t.is(pmdKbIn(SMAPS, 0x7f0001000000n, 2 << 20), 0);
 });
 
-test('pmdKbOf sums the three fields of a text, smaps_rollup included', (t) => {
+test('pmdKbOf sums the three fields of a text', (t) => {
   t.is(pmdKbOf(SMAPS), 4096);
   t.is(pmdKbOf('Rss:  100 kB\nAnonHugePages:        0 kB\nShmemPmdMapped:       0 kB\n'), 0);
   t.is(pmdKbOf(''), 0);
