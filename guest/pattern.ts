@@ -14,8 +14,10 @@ const compiled = new Map<string, RegExp>();
  * a run against every pattern of the expectation table and the coverage map, and compiling on
  * each test took most of a one-kernel report's 1.4 s. */
 export function patternRegex(p: string): RegExp {
-  let re = compiled.get(p);
-  if (!re) compiled.set(p, (re = compile(p)));
+  const known = compiled.get(p);
+  if (known) return known;
+  const re = compile(p);
+  compiled.set(p, re);
   return re;
 }
 
