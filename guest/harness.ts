@@ -12,6 +12,11 @@ import { Tap } from './tap.js';
  * type whose range got no THP): the case is a SKIP with the reason, not an error. */
 export class SkipCase extends Error {}
 
+/** Thrown by a case that finds something outside it changed what it observed (another of node's
+ * threads mapped memory into a range the case had unmapped): the case is run again, as after
+ * khugepaged's collapses. */
+export class Disturbed extends Error {}
+
 export interface Case {
   id: string;
   skip?: string | null; // reason the case cannot run here
@@ -27,15 +32,23 @@ function collapsedSoFar(): string | null {
 
 /** A khugepaged case whose run saw khugepaged collapse something is run again: what it observed
  * may be khugepaged's doing, not the operation's (it wakes as soon as a process first madvises
- * MADV_HUGEPAGE, whatever its sleep). After ATTEMPTS such runs the case is an error. */
+ * MADV_HUGEPAGE, whatever its sleep); so is a case that threw Disturbed. After ATTEMPTS such runs
+ * the case is an error. */
 const ATTEMPTS = 3;
 function runOnce(c: Case, tap: Tap, collapsed: () => string | null): object {
   for (let attempt = 1; ; attempt++) {
     const before = c.khugepaged ? collapsed() : null;
-    const obs = c.run();
-    if (before === null || collapsed() === before) return obs;
-    if (attempt === ATTEMPTS) throw new Error(`khugepaged collapsed pages during each of ${ATTEMPTS} runs: no observation is the operation's alone`);
-    tap.comment(`khugepaged collapsed pages during ${c.id}: run ${attempt + 1} of at most ${ATTEMPTS}`);
+    let why: string;
+    try {
+      const obs = c.run();
+      if (before === null || collapsed() === before) return obs;
+      why = 'khugepaged collapsed pages';
+    } catch (e) {
+      if (!(e instanceof Disturbed)) throw e;
+      why = e.message;
+    }
+    if (attempt === ATTEMPTS) throw new Error(`${why} during each of ${ATTEMPTS} runs: no observation is the operation's alone`);
+    tap.comment(`${why} during ${c.id}: run ${attempt + 1} of at most ${ATTEMPTS}`);
   }
 }
 

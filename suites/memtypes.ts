@@ -20,6 +20,9 @@ export interface Region {
   addr: bigint; // where the mapping is now: an mremap that moves or resizes it updates these,
   len: number; // so close() never unmaps an address the mapping has left
   fd: number; // the backing file, -1 for anonymous memory
+  /** munmap the region's first `bytes`. They stop being the region's at once: another of node's
+   * threads may map there before the case ends, and close() must not unmap that. */
+  unmapHead(bytes: number): { errno?: string };
   close(): void; // unmap and release everything the region made
 }
 
@@ -184,12 +187,18 @@ function memtype(b: Backing, shared: boolean): MemType {
         if (path) unlinkSync(path);
         throw e;
       }
+      let head = 0; // bytes at the start the case unmapped itself (unmapHead)
       return {
         addr,
         len,
         fd,
+        unmapHead(bytes) {
+          const r = mm.munmap(this.addr, bytes);
+          if (r.errno === undefined) head = bytes;
+          return r;
+        },
         close() {
-          mm.munmap(this.addr, this.len);
+          mm.munmap(this.addr + BigInt(head), this.len - head);
           if (fd >= 0) closeSync(fd);
           if (path) unlinkSync(path);
         },

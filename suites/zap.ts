@@ -3,7 +3,7 @@
 // Each case fills the region with a pattern, applies the operation to the target range
 // and records what the kernel did there and around it.
 import type { Case } from '../guest/harness.js';
-import { SkipCase } from '../guest/harness.js';
+import { Disturbed, SkipCase } from '../guest/harness.js';
 import { contentWord, label, minusContent, pagedWord, pmdWord, releasedBytes } from '../guest/label.js';
 import { K, mm, type Sys } from '../guest/native.js';
 import { counters, delta, pmdMappedKb } from '../guest/proc.js';
@@ -61,6 +61,8 @@ export interface RangeVariant extends Variant {
   /** Done to the filled region before the operation; an errno it returns is the cell's, and the
    * operation is not tried. */
   prepare?(r: Region): Sys | undefined;
+  /** Checked right after the operation: throws Disturbed when the range is not as prepare left it. */
+  settled?(r: Region): void;
   /** What of the region is still mapped after prepare (default: all of it). */
   mapped?(len: number): { offset: number; len: number };
   /** The label names what the mapped part holds even when the call failed. */
@@ -92,9 +94,14 @@ export const HOLE: RangeVariant = {
   id: 'hole',
   target: (len) => ({ offset: 0, len }),
   prepare: (r) => {
-    const m = mm.munmap(r.addr, r.len / 2);
+    const m = r.unmapHead(r.len / 2);
     if (m.errno !== undefined) throw new Error(`munmap of the hole: ${m.errno}`);
     return undefined;
+  },
+  // Node's other threads (a JIT compile, the GC) may mmap into the hole before the operation;
+  // the call then acts on their memory and returns no ENOMEM. That run says nothing of the kernel.
+  settled: (r) => {
+    if (mm.mincore(r.addr, r.len / 2).errno !== 'ENOMEM') throw new Disturbed('another thread mapped memory into the unmapped half');
   },
   mapped: (len) => ({ offset: len / 2, len: len / 2 }),
   contentAfterError: true,
@@ -165,6 +172,7 @@ export function observeZap(op: ZapOp, range: RangeVariant, mt: MemType, env: Gue
         const before = counters(region.fd);
         const mapBefore = mm.pagemap(target.addr, tlen);
         const r = refused?.errno !== undefined ? refused : op.apply(region, target);
+        range.settled?.(region);
         const pmdAfter = thp ? pmdMappedKb(region.addr, len) : null;
         const after = counters(region.fd);
         const mapAfter = mm.pagemap(target.addr, tlen);

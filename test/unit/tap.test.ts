@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { fromRoot } from '../../common/paths.js';
-import { runCases, SkipCase } from '../../guest/harness.js';
+import { Disturbed, runCases, SkipCase } from '../../guest/harness.js';
 import { Tap } from '../../guest/tap.js';
 import { parseTap } from '../../runner/tap.js';
 import { observation } from '../helpers/results.js';
@@ -137,4 +137,32 @@ test('a THP case during which khugepaged collapsed something runs again; every r
     0,
   );
   t.is(runs, 1, 'a case off THP regions is never run twice');
+});
+
+test('a case that throws Disturbed runs again; disturbed every time, it is an error', (t) => {
+  const quiet = { drain: () => {}, since: () => null, close: () => {} } as never;
+  let runs = 0;
+  const kase = (id: string, disturbed: (run: number) => boolean) => ({
+    id,
+    run: () => {
+      runs += 1;
+      if (disturbed(runs)) throw new Disturbed('another thread mapped memory into the unmapped half');
+      return observation(id, 'ENOMEM kept');
+    },
+  });
+  let out = '';
+  const tap = () => new Tap((s) => (out += s));
+  t.is(
+    runCases([kase('madv_dontneed@hole.ext4-private', (n) => n === 1)], tap(), quiet, () => null),
+    0,
+  );
+  t.is(runs, 2);
+  t.regex(out, /# another thread mapped memory into the unmapped half during madv_dontneed@hole\.ext4-private: run 2 of at most 3/);
+  t.is(parseTap(out).cases[0].status, 'observed');
+  out = '';
+  t.is(
+    runCases([kase('x@hole.anon-private', () => true)], tap(), quiet, () => null),
+    1,
+  );
+  t.regex(out, /another thread mapped memory into the unmapped half during each of 3 runs/);
 });
