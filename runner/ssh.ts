@@ -72,9 +72,13 @@ export class Ssh {
     return new Promise((resolve, reject) => {
       const c = new Client();
       c.once('ready', () => resolve(new Ssh(c)));
-      c.once('error', (e: Error & { level?: string }) => {
+      // on, not once: a refused login can be followed by the guest resetting the connection,
+      // and a second 'error' with no listener would be thrown out of the event loop. The first
+      // one decides; the client is ended with it.
+      c.on('error', (e: Error & { level?: string }) => {
         const phase = e.level === 'client-authentication' ? 'authentication failed' : e.message;
         reject(new InfraError('ssh', `SSH to the guest: ${phase}`));
+        c.end();
       });
       c.connect({
         ...(sock ? { sock } : { host: '127.0.0.1', port }),

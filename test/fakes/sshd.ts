@@ -1,6 +1,6 @@
 // An SSH server in this process (ssh2's own Server, as ssh2's tests use it) that plays a
 // guest's dropbear: key auth, exec, and the guest's request server answering in the protocol.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import ssh2, { type ServerChannel } from 'ssh2';
 import { encodeDone } from '../../guest/protocol.js';
 
@@ -10,6 +10,7 @@ export interface Sshd {
   clientKey: string; // a private key the server accepts
   close(): Promise<void>;
   dropAll(): void; // cut every connection, as a dying guest does
+  resetAll(): void; // reset every connection's TCP socket (RST), as dropbear may after a refused login
 }
 
 /** What a request line gets: what to print and the exit code, nothing at all, or a dropped connection. */
@@ -71,6 +72,10 @@ export async function startSshd(serve: Handler, exec: (cmd: string) => { out: st
     clientKey: client.private,
     dropAll: () => {
       for (const c of conns) c.end();
+    },
+    resetAll: () => {
+      // ssh2 keeps a connection's socket as _sock; the test needs the RST itself.
+      for (const c of conns) (c as unknown as { _sock: Socket })._sock.resetAndDestroy();
     },
     close: () =>
       new Promise((r) => {

@@ -64,3 +64,14 @@ test('a host key other than the pinned one is refused', async (t) => {
   await sshd.close();
   await other.close();
 });
+
+test('a refused login followed by the server resetting the connection is one error, none thrown later', async (t) => {
+  const sshd = await startSshd(() => 'silent');
+  const other = await startSshd(() => 'silent');
+  const e = await t.throwsAsync(Ssh.connect(sshd.port, other.clientKey, sshd.hostKey));
+  t.is(e.message, 'SSH to the guest: authentication failed');
+  sshd.resetAll(); // the reset that used to reach an 'error' without a listener
+  await new Promise((r) => setTimeout(r, 50));
+  await sshd.close();
+  await other.close();
+});
