@@ -3,7 +3,7 @@
 // entry (same source), with different labels — the entry predicted exactly that change. The
 // rest fall in one group that no entry explains. matrix.md and matrix.html both render this.
 import { cmp, versionOf } from './expectations.js';
-import { type CaseResult, cellValue, type KernelResult, kernelTitle, type Results } from './results.js';
+import { type CaseResult, casesById, cellValue, type KernelResult, kernelTitle, type Results } from './results.js';
 
 export interface Commit {
   hash: string | null;
@@ -91,8 +91,9 @@ function pairChanges(a: KernelResult, b: KernelResult, all: KernelResult[]): Pai
   const groups = new Map<string | null, ChangeGroup>();
   const ids = [...new Set([...a.cases, ...b.cases].map((c) => c.id))];
   let total = 0;
+  const [inA, inB] = [casesById(a), casesById(b)];
   for (const id of ids) {
-    const [x, y] = [a.cases.find((c) => c.id === id), b.cases.find((c) => c.id === id)];
+    const [x, y] = [inA.get(id), inB.get(id)];
     const [from, to] = [cellValue(x), cellValue(y)];
     if (from === to) continue;
     total += 1;

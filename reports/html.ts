@@ -9,7 +9,7 @@ import { type Coverage, coverageSummary, disagreements, loadCoverage } from './c
 import { GUIDE_INTRO, guideTable } from './guide.js';
 import { caseIds } from './markdown.js';
 import { outcomeOf } from './outcome.js';
-import { type CaseResult, kernelTitle, type Results } from './results.js';
+import { type CaseResult, casesById, kernelTitle, type Results } from './results.js';
 
 interface Cell {
   s: string; // conformant | deviation | none | skip | error | missing
@@ -88,8 +88,9 @@ function groupedIds(r: Results): string[] {
 }
 
 export function htmlData(r: Results) {
+  const byId = r.kernels.map(casesById);
   const rows = groupedIds(r).map((id) => {
-    const found = r.kernels.map((k) => k.cases.find((c) => c.id === id));
+    const found = byId.map((m) => m.get(id));
     const first = found.find(Boolean);
     return { id, family: famOf(first, id), ...partsOf(id), cells: found.map(cell) };
   });

@@ -3,7 +3,7 @@ import { type ChangeGroup, kernelChanges, summaryOf } from './changes.js';
 import { type Coverage, coverageSection, loadCoverage } from './coverage.js';
 import { guideSection } from './guide.js';
 import { KCIDB, kcidbStatus } from './outcome.js';
-import { brokenCases, cellText, kernelEvents, kernelTitle, labelOf, poolLeaks, type Results, verdictCounts } from './results.js';
+import { brokenCases, casesById, cellText, kernelEvents, kernelTitle, labelOf, poolLeaks, type Results, verdictCounts } from './results.js';
 
 const esc = (s: string) => s.replace(/\|/g, '\\|');
 
@@ -21,8 +21,9 @@ export function renderMarkdown(r: Results, map: Coverage = loadCoverage()): stri
     `| case | ${kernels.map((k) => esc(kernelTitle(k, kernels))).join(' | ')} |`,
     `|---|${kernels.map(() => '---').join('|')}|`,
   ];
+  const byId = kernels.map(casesById);
   for (const id of caseIds(r)) {
-    const cells = kernels.map((k) => esc(cellText(k.cases.find((c) => c.id === id))));
+    const cells = byId.map((m) => esc(cellText(m.get(id))));
     lines.push(`| ${id} | ${cells.join(' | ')} |`);
   }
   lines.push(
