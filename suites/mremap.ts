@@ -12,7 +12,7 @@ import { PLAIN, pmdBeforeOp, product, record, withFilledRegion } from './observe
 
 const SEED = 0x3c;
 // include/uapi/asm-generic/mman-common.h (since 4.17): map there or fail with EEXIST, never replace.
-const MAP_FIXED_NOREPLACE = 0x100000;
+export const MAP_FIXED_NOREPLACE = 0x100000;
 
 /** What an op did: the call's result, the new extent, and the range it left (if any). */
 interface Moved {

@@ -1,13 +1,13 @@
 // A region on the host kernel: what a case unmaps of it stops being the region's at once. Node's
 // other threads map memory while a case runs (V8 takes its heap in 256 KiB pages, the size of a
-// 512 KiB region's half), and a teardown that unmapped the whole range again would unmap theirs:
-// the guest's node process died of SIGSEGV in the zap family's @hole cases that way.
+// 512 KiB region's half), and a teardown that unmapped the whole range again would unmap theirs
+// (the suspected cause of the guest's node process dying of SIGSEGV in @hole cases).
 import test from 'ava';
 import { K, mm } from '../../guest/native.js';
 import { type GuestEnv, MEMTYPES } from '../../suites/memtypes.js';
+import { MAP_FIXED_NOREPLACE } from '../../suites/mremap.js';
 import { BASE_LEN } from '../../suites/observe.js';
 
-const MAP_FIXED_NOREPLACE = 0x100000;
 const env: GuestEnv = { hugePage: 2 << 20, pools: {}, hugetlbfs: '', hugetlbfs1g: '', swap: 'none', tmpfs: '/dev/shm', ext4: null, thp: 'madvise' };
 
 for (const id of ['anon-private', 'memfd-shared']) {
