@@ -35,7 +35,6 @@ export function vmstat(key: string): number | null {
 export interface Counters {
   hugeFree: number; // summed over every huge page size: a case uses one size, so its
   hugeRsvd: number; // deltas count pages of that size
-  hugeTotal: number;
   shmemKb: number;
   rssAnonKb: number;
   rssShmemKb: number;
@@ -47,32 +46,44 @@ const HSTATES = '/sys/kernel/mm/hugepages';
 
 let hstates: { dir: string; bytes: number }[] | null = null; // the sizes never change while a guest runs
 
-/** Each huge page size's pool (bytes → counts), from /sys/kernel/mm/hugepages/hugepages-<kB>kB. */
-export function hugePools(): Map<number, { total: number; free: number; rsvd: number }> {
+function sizes(): { dir: string; bytes: number }[] {
   hstates ??= existsSync(HSTATES)
     ? readdirSync(HSTATES).flatMap((dir) => {
         const kb = /^hugepages-(\d+)kB$/.exec(dir);
         return kb ? [{ dir, bytes: Number(kb[1]) * 1024 }] : [];
       })
     : [];
-  const pools = new Map<number, { total: number; free: number; rsvd: number }>();
-  for (const { dir, bytes } of hstates) {
-    const read = (f: string) => Number(reread(`${HSTATES}/${dir}/${f}`));
-    pools.set(bytes, { total: read('nr_hugepages'), free: read('free_hugepages'), rsvd: read('resv_hugepages') });
-  }
-  return pools;
+  return hstates;
 }
+
+const poolOf = (dir: string) => ({ free: Number(reread(`${HSTATES}/${dir}/free_hugepages`)), rsvd: Number(reread(`${HSTATES}/${dir}/resv_hugepages`)) });
+
+/** Each huge page size's pool (bytes → counts), from /sys/kernel/mm/hugepages/hugepages-<kB>kB. */
+export function hugePools(): Map<number, { free: number; rsvd: number }> {
+  return new Map(sizes().map(({ dir, bytes }) => [bytes, poolOf(dir)]));
+}
+
+/** The sizes counters() sums, found once: those with pages or room to overcommit. A size with
+ * neither (1 GiB without --pool-1g) has 0 free and 0 reserved for as long as the guest runs, as
+ * no case writes a pool's size, and counters() runs twice or more a case. */
+let counted: string[] | null = null;
+const some = (dir: string, f: string) => Number(reread(`${HSTATES}/${dir}/${f}`)) > 0;
 
 /** The counters now; `fd` is the backing file whose blocks count as fileKb. */
 export function counters(fd = -1): Counters {
   const mi = reread('/proc/meminfo');
   const st = reread('/proc/self/status');
-  const pools = [...hugePools().values()];
-  const sum = (k: 'total' | 'free' | 'rsvd') => pools.reduce((n, p) => n + p[k], 0);
+  counted ??= sizes().flatMap(({ dir }) => (some(dir, 'nr_hugepages') || some(dir, 'nr_overcommit_hugepages') ? [dir] : []));
+  let hugeFree = 0;
+  let hugeRsvd = 0;
+  for (const dir of counted) {
+    const p = poolOf(dir);
+    hugeFree += p.free;
+    hugeRsvd += p.rsvd;
+  }
   return {
-    hugeFree: sum('free'),
-    hugeRsvd: sum('rsvd'),
-    hugeTotal: sum('total'),
+    hugeFree,
+    hugeRsvd,
     shmemKb: field(mi, 'Shmem') ?? 0,
     rssAnonKb: field(st, 'RssAnon') ?? 0,
     rssShmemKb: field(st, 'RssShmem') ?? 0,
