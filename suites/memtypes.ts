@@ -123,9 +123,12 @@ export function writeFileData(r: Region): void {
   if (!filled.ok) throw new Error(`writing the file's data faulted: ${filled.signal} at ${filled.offset}`);
 }
 
-/** The file's own data first (writeFileData), then the mapping's pattern of `seed` over all of it. */
-export function fillWithData(r: Region, seed: number): void {
-  writeFileData(r);
+/** The file's own data first (writeFileData), then the mapping's pattern of `seed` over all of it.
+ * A shared mapping's writes are the file's data, so its fill overwrites every unit of FILE_SEED's:
+ * only a private mapping's file is given data of its own first (under TCG that write cost a
+ * shared case as much as its fill). */
+export function fillWithData(r: Region, seed: number, shared: boolean): void {
+  if (!shared) writeFileData(r);
   const filled = mm.fill(r.addr, r.len, seed);
   if (!filled.ok) throw new Error(`fill faulted: ${filled.signal} at ${filled.offset}`);
 }

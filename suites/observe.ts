@@ -100,7 +100,7 @@ export const withFilledRegion = (mt: MemType, env: GuestEnv, len: number, seed: 
     len,
     {},
     (region) => {
-      fillWithData(region, seed);
+      fillWithData(region, seed, mt.shared);
       return body(region);
     },
     label,
