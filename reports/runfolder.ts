@@ -17,9 +17,14 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** results.json in `dir`: what a resumed run and `mmatrix report` start from. */
+export function writeResults(dir: string, r: Results): void {
+  writeAtomic(join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
+}
+
 /** results.json, matrix.md, matrix.html and junit.xml in `dir`. */
 export function writeReports(dir: string, r: Results): void {
-  writeAtomic(join(dir, 'results.json'), `${JSON.stringify(r, null, 2)}\n`);
+  writeResults(dir, r);
   writeAtomic(join(dir, 'matrix.md'), renderMarkdown(r));
   writeAtomic(join(dir, 'matrix.html'), renderHtml(r));
   writeAtomic(join(dir, 'junit.xml'), renderJunit(r));
@@ -73,7 +78,13 @@ export class RunFolder {
     appendFileSync(join(this.dir, 'cases.jsonl'), `${JSON.stringify({ kernel, ...c })}\n`);
   }
 
-  /** Save results.json and the reports; called after every suite, so nothing finished is lost. */
+  /** Save results.json alone: after every family, so nothing finished is lost (`mmatrix report`
+   * renders the rest from it should the run be killed before its end). */
+  saveResults(r: Results): void {
+    writeResults(this.dir, r);
+  }
+
+  /** Save results.json and the reports: at the end of a run, or when it is stopped. */
   save(r: Results): void {
     writeReports(this.dir, r);
   }

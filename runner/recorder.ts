@@ -1,6 +1,7 @@
 // Where a run's results go as they come: each case judged, kept in results.json's model and
-// journaled to cases.jsonl at once; each family's TAP and stderr beside the console; the whole
-// saved after every family, so nothing finished is lost.
+// journaled to cases.jsonl at once; each family's TAP and stderr beside the console; results.json
+// saved after every family, so nothing finished is lost; the reports rendered at the end. Rendering
+// them after every family took the host CPU the guests' QEMUs were using (docs/figures.md).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { InfraError } from '../common/errors.js';
@@ -11,7 +12,8 @@ import type { FamilyOutcome } from './family.js';
 export interface Records {
   guestDir(kernelId: string): string;
   appendCase(kernel: string, c: CaseResult): void;
-  save(r: Results): void;
+  saveResults(r: Results): void; // results.json
+  save(r: Results): void; // results.json and the reports
 }
 
 export class Recorder {
@@ -39,7 +41,7 @@ export class Recorder {
     if (outcome.stderr) writeFileSync(join(dir, `${family}.stderr`), outcome.stderr);
     if (drift.length) res.poolDrift = [...(res.poolDrift ?? []), { after: family, drift }];
     res.familiesDone = [...(res.familiesDone ?? []), family];
-    this.save();
+    this.saveResults();
   }
 
   /** The kernel's first harness failure, kept; later ones add nothing. Returns whether it was the first. */
@@ -47,6 +49,10 @@ export class Recorder {
     if (res.error) return false;
     res.error = { phase: e.phase, message: e.message, ...(e.detail ? { detail: e.detail } : {}) };
     return true;
+  }
+
+  saveResults(): void {
+    this.folder.saveResults(this.results);
   }
 
   save(): void {

@@ -162,7 +162,7 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
     await guest?.close();
     job.guests -= 1;
     if (job.guests === 0 && (!job.queue.length || res.error) && endJob(job, o.families)) o.onKernelDone?.(job);
-    rec.save();
+    rec.saveResults();
   }
 }
 

@@ -179,9 +179,10 @@ export class FakeHost implements Host {
   }
 }
 
-/** The run folder in memory: cases.jsonl as an array, saves counted. */
+/** The run folder in memory: cases.jsonl as an array, saves counted (results.json alone, and with the reports). */
 export class MemoryFolder {
   readonly journal: { kernel: string; id: string }[] = [];
+  resultSaves = 0;
   saves = 0;
   private readonly root = mkdtempSync(join(tmpdir(), 'mm-fake-run-'));
   guestDir = (kernelId: string) => {
@@ -190,6 +191,9 @@ export class MemoryFolder {
     return d;
   };
   appendCase = (kernel: string, c: CaseResult) => this.journal.push({ kernel, id: c.id });
+  saveResults = (_r: Results) => {
+    this.resultSaves += 1;
+  };
   save = (_r: Results) => {
     this.saves += 1;
   };

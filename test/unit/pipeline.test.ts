@@ -31,6 +31,8 @@ test('one kernel, two guests: the second takes families while the first works, e
   );
   t.deepEqual([...(k.familiesDone ?? [])].sort(), [...FAMILIES].sort());
   t.is(r.folder.journal.length, 10, 'every case journaled as it came');
+  t.true(r.folder.resultSaves >= FAMILIES.length, 'results.json saved after every family');
+  t.is(r.folder.saves, 1, 'the reports rendered once, at the end');
   t.true(
     host.guests.every((g) => g.closed),
     'every guest closed',
