@@ -1,8 +1,10 @@
 // What the kernel said while a case ran: new /dev/kmsg records that look like trouble
-// (BUG, Oops, WARNING, lockups, panics) and the taint flags. Opened non-blocking and
-// drained before each case, so each case sees only its own messages.
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+// (BUG, Oops, WARNING, lockups, panics) and the taint flags. Opened non-blocking and drained
+// once; after that each case's since() reads what came after the last case's, so each case sees
+// only its own messages and taint bits, at one kmsg and one taint read a case.
+import { closeSync, constants, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { reread } from './proc.js';
+import { encodeConsoleAnnouncement } from './protocol.js';
 
 /** Kernel log lines that mean trouble; the runner uses the same to find where a console excerpt starts. */
 export const TROUBLE = /sysrq: Trigger|BUG:|Oops|WARNING:|Kernel panic|soft lockup|hard LOCKUP|rcu_sched self-detected stall|general protection fault/;
@@ -17,14 +19,19 @@ export interface KernelEvents {
 export class KernelWatch {
   private fd = -1;
   private readonly buf = Buffer.alloc(8192);
+  private taintSeen: number;
 
-  constructor() {
+  constructor(
+    private readonly readTaint = KernelWatch.taint,
+    kmsg = '/dev/kmsg',
+  ) {
     try {
-      this.fd = openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+      this.fd = openSync(kmsg, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch {
       this.fd = -1; // not readable here (a host test): taint only
     }
-    this.drain();
+    this.read(); // what was logged before: nobody's
+    this.taintSeen = this.readTaint();
   }
 
   private read(): string[] {
@@ -46,11 +53,6 @@ export class KernelWatch {
     return lines;
   }
 
-  /** Forget everything logged so far. */
-  drain(): void {
-    this.read();
-  }
-
   static taint(): number {
     try {
       return Number(reread('/proc/sys/kernel/tainted').trim()) || 0;
@@ -59,14 +61,37 @@ export class KernelWatch {
     }
   }
 
-  /** Trouble logged since the last drain, and the taint bits set since `before`. */
-  since(before: number): KernelEvents | null {
+  /** Trouble logged since the last call (or the start), and the taint bits set since then. */
+  since(): KernelEvents | null {
     const log = this.read().filter((l) => TROUBLE.test(l));
-    const taint = KernelWatch.taint() & ~before;
+    const now = this.readTaint();
+    const taint = now & ~this.taintSeen;
+    this.taintSeen = now;
     return log.length || taint ? { taint, log } : null;
   }
 
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
+  }
+}
+
+/** Writes a case's announcement into the kernel log (guest/protocol.ts, CONSOLE_ANNOUNCEMENT);
+ * null where the console would not show it: /dev/kmsg not writable, its writes rate-limited
+ * (printk.devkmsg other than on: the kernel drops all but ten lines in five seconds; the runner
+ * boots with it on), or a console log level that hides KERN_ERR. */
+export function consoleAnnouncer(
+  kmsg = '/dev/kmsg',
+  devkmsg = '/proc/sys/kernel/printk_devkmsg',
+  printk = '/proc/sys/kernel/printk',
+): ((id: string) => void) | null {
+  try {
+    if (readFileSync(devkmsg, 'utf8').trim() !== 'on') return null;
+    if (Number(readFileSync(printk, 'utf8').trim().split(/\s+/)[0]) <= 3) return null;
+    const fd = openSync(kmsg, 'w');
+    return (id) => {
+      writeSync(fd, encodeConsoleAnnouncement(id));
+    };
+  } catch {
+    return null;
   }
 }

@@ -136,6 +136,7 @@ export type Request =
       family: string; // run this family's cases
       patterns?: string[]; // only the cases whose id matches one (all when absent)
       after?: string; // only those after this case: resuming behind one that took a guest down
+      exclude?: string[]; // and not these: the cases that took a guest down
       test?: boolean; // the runner allows the families that break the guest on purpose
     }
   | { kind: 'populate'; sizes: number[]; runs: number } // seed 004's timing experiment (PopulateFigures)
@@ -157,6 +158,7 @@ export function isRequest(x: unknown): x is Request {
     typeof r.family === 'string' &&
     (r.patterns === undefined || isStrings(r.patterns)) &&
     (r.after === undefined || typeof r.after === 'string') &&
+    (r.exclude === undefined || isStrings(r.exclude)) &&
     (r.test === undefined || typeof r.test === 'boolean')
   );
 }
@@ -259,11 +261,26 @@ export function doneCode(line: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** The TAP comment the guest writes (and flushes) right before a case runs. */
+/** The TAP comment the guest writes right before a case runs (flushed at once when the console
+ * cannot carry the announcement: see CONSOLE_ANNOUNCEMENT). */
 export const encodeAnnouncement = (id: string): string => `case ${id}`;
 
 /** The case a raw TAP line announces, or null. */
 export const announcedCase = (line: string): string | null => /^# case (\S+)$/.exec(line)?.[1] ?? null;
+
+/** The kernel log line the guest writes (through /dev/kmsg, at KERN_ERR, so `quiet` still prints
+ * it on the serial console) right before a case runs. The console survives what the TAP stream
+ * does not, a panic included, so the stream can be written in batches and a case that takes the
+ * guest down is still named (runner/family.ts). */
+export const CONSOLE_ANNOUNCEMENT = 'mmatrix: case ';
+export const encodeConsoleAnnouncement = (id: string): string => `<3>${CONSOLE_ANNOUNCEMENT}${id}\n`;
+
+/** The case the last whole announcement line of a console text names, or null. */
+export function lastConsoleAnnouncement(console: string): string | null {
+  let id: string | null = null;
+  for (const m of console.matchAll(/mmatrix: case (\S+)\r?\n/g)) id = m[1];
+  return id;
+}
 
 /** A point's YAML block: the case's record (an Observation or a CaseError) and how long the
  * case ran in the guest, as TAP 14 producers write it (`duration_ms`). */

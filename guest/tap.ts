@@ -34,18 +34,32 @@ function yamlLines(value: unknown, indent: string): string[] {
   return out;
 }
 
+/** flushIfDue() writes what is held once it is this long, or this old. */
+export const BATCH = { bytes: 16 << 10, ms: 200 } as const;
+
 export class Tap {
   private n = 0;
   private held = '';
-  // Lines are held until flush(), which writes them at once, synchronously: runCases calls it
-  // right before each case runs, so everything up to that case's announcement is out before the
-  // case can take the kernel down. One write a case instead of one a line: every write is an SSH
-  // packet from the guest, and under TCG each costs time (docs/figures.md, Figures behind the code).
-  constructor(private readonly write: Write = writeOut) {}
+  private wrote: number;
+  // Lines are held until flush(), which writes them at once, synchronously, or flushIfDue(), which
+  // writes them in batches: every write is an SSH packet from the guest, and under TCG each costs
+  // time (docs/figures.md, Figures behind the code). runCases says which it needs.
+  constructor(
+    private readonly write: Write = writeOut,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.wrote = now();
+  }
 
   flush(): void {
     if (this.held) this.write(this.held);
     this.held = '';
+    this.wrote = this.now();
+  }
+
+  /** flush() once BATCH.bytes are held or the last write was BATCH.ms ago. */
+  flushIfDue(): void {
+    if (this.held.length >= BATCH.bytes || this.now() - this.wrote >= BATCH.ms) this.flush();
   }
 
   plan(count: number): void {

@@ -1,15 +1,19 @@
 // One suite family in a guest (a request to the guest's node process), surviving the cases
-// that break it. The guest announces each case before running it (`# case <id>`), and each
-// finished case is handed on as it arrives. When the stream stops short — the kernel panicked
-// and QEMU exited, the connection dropped, the guest's node process died, or nothing came for
-// the case timeout — the announced case is the culprit: it is marked crash, error or timeout
-// with the console's last lines, a fresh guest is booted, and the family resumes after it.
+// that break it. The guest announces each case on the serial console before running it, and
+// each finished case is handed on as it arrives (the guest writes them in batches). When the
+// stream stops short — the kernel panicked and QEMU exited, the connection dropped, the guest's
+// node process died, or nothing came for the case timeout — the case the console announced
+// last is the culprit, unless its point arrived: it is marked crash, error or timeout with the
+// console's last lines, a fresh guest is booted, and the family resumes after the last case
+// that arrived, without the culprit (the cases between ran, but their points went down with the
+// guest). A guest whose console cannot carry announcements flushes a `# case <id>` comment
+// before each case instead, and that names the culprit.
 
 import { InfraError } from '../common/errors.js';
-import type { Request } from '../guest/protocol.js';
+import { lastConsoleAnnouncement, type Request } from '../guest/protocol.js';
 import type { CaseResult } from '../reports/results.js';
 import { type Family, TEST_FAMILIES } from '../suites/families.js';
-import { consoleExcerpt, consoleTail, type GuestHandle } from './guest.js';
+import { consoleExcerpt, consoleFrom, consoleSize, consoleTail, type GuestHandle } from './guest.js';
 import { TapStream } from './tap.js';
 
 export interface FamilyContext {
@@ -34,10 +38,17 @@ export interface FamilyOutcome {
 
 const MAX_RESTARTS = 5;
 
-/** The guest's request for a family. */
-export function familyRequest(family: Family, patterns: string[], after: string | null): Request {
+/** The guest's request for a family: its cases after `after`, without those in `exclude`. */
+export function familyRequest(family: Family, patterns: string[], after: string | null, exclude: string[] = []): Request {
   const test = (TEST_FAMILIES as readonly string[]).includes(family);
-  return { kind: 'family', family, ...(patterns.length ? { patterns } : {}), ...(after ? { after } : {}), ...(test ? { test } : {}) };
+  return {
+    kind: 'family',
+    family,
+    ...(patterns.length ? { patterns } : {}),
+    ...(after ? { after } : {}),
+    ...(exclude.length ? { exclude } : {}),
+    ...(test ? { test } : {}),
+  };
 }
 
 export async function runFamily(family: Family, ctx: FamilyContext): Promise<FamilyOutcome> {
@@ -46,6 +57,7 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
   let stderr = '';
   let guest = ctx.guest;
   let after = ctx.after;
+  const culprits: string[] = [];
   for (let restarts = 0; ; restarts++) {
     const stream = new TapStream(
       (c) => {
@@ -55,7 +67,9 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
       },
       (n) => ctx.onPlan?.(n + cases.length),
     );
-    const r = await guest.ask(familyRequest(family, ctx.patterns, after), {
+    const consoleAt = consoleSize(ctx.consoleLog());
+    const askedAt = Date.now();
+    const r = await guest.ask(familyRequest(family, ctx.patterns, after, culprits), {
       timeoutMs: ctx.suiteTimeoutMs,
       idleMs: ctx.caseTimeoutMs,
       onData: (chunk) => stream.write(chunk),
@@ -63,14 +77,17 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
     const parsed = stream.end();
     tap += r.stdout;
     stderr += r.stderr;
-    if (r.ended === 'exit' && !stream.started) {
+    // A panic reboots, and -no-reboot turns that into QEMU exiting: give it a moment (its console
+    // is whole by then).
+    for (let i = 0; i < 20 && guest.alive() && r.ended === 'lost'; i++) await new Promise((res) => setTimeout(res, 100));
+    const received = new Set(stream.cases.map((c) => c.id));
+    const announced = lastConsoleAnnouncement(consoleFrom(ctx.consoleLog(), consoleAt));
+    const culprit = announced && !received.has(announced) ? announced : stream.started;
+    if (r.ended === 'exit' && !culprit) {
       if (parsed.problems.length) throw new InfraError('collect', `${family}: malformed TAP: ${parsed.problems.join('; ')}`, r.stderr.trim());
       return { cases, tap, stderr, guest };
     }
-    const culprit = stream.started;
     if (!culprit) throw new InfraError('run', `${family}: the guest stopped between cases (${r.ended})`, consoleTail(ctx.consoleLog()));
-    // A panic reboots, and -no-reboot turns that into QEMU exiting: give it a moment.
-    for (let i = 0; i < 20 && guest.alive() && r.ended === 'lost'; i++) await new Promise((res) => setTimeout(res, 100));
     let status: 'crash' | 'timeout' | 'error';
     let reason: string;
     let kernelLog = '';
@@ -98,8 +115,9 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
         ? `hung test: no result after ${limit}; the kernel still answers SSH`
         : `hung kernel: no result after ${limit}, and the guest no longer answers SSH`;
     }
-    // How long the case ran as the host saw it: from its announcement to the stream's end.
-    const durationMs = Date.now() - stream.startedAt;
+    // How long the case ran as the host saw it: from its announcement in the stream, or else the
+    // stream's last output before it, to the stream's end.
+    const durationMs = Date.now() - (stream.started === culprit ? stream.startedAt : stream.lastAt || askedAt);
     const excerpt = [consoleExcerpt(ctx.consoleLog()), kernelLog && `dmesg:\n${kernelLog}`].filter(Boolean).join('\n');
     const culpritCase: CaseResult = { id: culprit, family, status, reason, console: excerpt, durationMs };
     cases.push(culpritCase);
@@ -108,6 +126,7 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
     if (restarts >= MAX_RESTARTS) throw new InfraError('run', `${family}: ${restarts + 1} cases took the guest down; giving up`);
     ctx.log(`${family}: booting a fresh guest to go on after ${culprit}`);
     guest = await ctx.reboot();
-    after = culprit;
+    after = stream.cases.at(-1)?.id ?? after;
+    culprits.push(culprit);
   }
 }

@@ -1,12 +1,22 @@
 // One guest: start QEMU, wait for SSH, push the bundle, run suites, power off.
 // QEMU never outlives the Guest: close() kills it, and procs.ts kills it at exit.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { InfraError } from '../common/errors.js';
 import { track } from '../common/procs.js';
 import { TROUBLE } from '../guest/kmsg.js';
-import { decodeAnswer, encodeRequest, type GuestFacts, isFacts, isPools, type Pools, type Request, SSHD_STARTED } from '../guest/protocol.js';
+import {
+  CONSOLE_ANNOUNCEMENT,
+  decodeAnswer,
+  encodeRequest,
+  type GuestFacts,
+  isFacts,
+  isPools,
+  type Pools,
+  type Request,
+  SSHD_STARTED,
+} from '../guest/protocol.js';
 import type { Image } from '../images/initramfs.js';
 import type { Kernel } from '../images/kernel.js';
 import { clientKey, keyBlob } from '../images/keys.js';
@@ -46,13 +56,30 @@ export function poolDrift(base: Pools, now: Pools): string[] {
 }
 
 /** The console from the first sign of trouble in its last 300 lines (at most 40 lines from
- * there), or its tail when nothing looks like trouble. */
+ * there), or its tail when nothing looks like trouble; the cases' announcements left out. */
 export function consoleExcerpt(path: string, max = 40): string {
   const lines = consoleTail(path, 300)
     .split('\n')
-    .map((l) => l.replace(/\r$/, ''));
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => !l.includes(CONSOLE_ANNOUNCEMENT));
   const first = lines.findIndex((l) => TROUBLE.test(l));
   return (first < 0 ? lines.slice(-25) : lines.slice(first, first + max)).join('\n');
+}
+
+/** The console file's size now (0 while there is none): where consoleFrom starts. */
+export const consoleSize = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
+
+/** The console text written since `offset`. */
+export function consoleFrom(path: string, offset: number): string {
+  if (!existsSync(path)) return '';
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.max(0, statSync(path).size - offset));
+    const n = buf.length ? readSync(fd, buf, 0, buf.length, offset) : 0;
+    return buf.toString('latin1', 0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function consoleTail(path: string, lines = 15): string {

@@ -46,8 +46,11 @@ export const machineArgs = (c: GuestConfig) => [
 
 // quiet and the test-skipping flags save boot time under TCG; acpi=noirq routes PCI interrupts
 // without evaluating ACPI link objects, which costs per virtio device (docs/figures.md); panic=-1 reboots on a panic,
-// which -no-reboot turns into QEMU exiting, so a dead kernel is seen at once.
-export const BASE_CMDLINE = 'console=ttyS0 quiet acpi=noirq mitigations=off tsc=reliable no_timer_check cryptomgr.notests init_on_alloc=0 panic=-1';
+// which -no-reboot turns into QEMU exiting, so a dead kernel is seen at once; printk.devkmsg=on
+// lets the guest announce every case on the console through /dev/kmsg (guest/kmsg.ts), which by
+// default keeps ten lines in five seconds.
+export const BASE_CMDLINE =
+  'console=ttyS0 quiet acpi=noirq mitigations=off tsc=reliable no_timer_check cryptomgr.notests init_on_alloc=0 panic=-1 printk.devkmsg=on';
 
 export const cmdline = (c: GuestConfig) => [BASE_CMDLINE, `mmatrix.hugepages=${c.hugepages}`, c.extraCmdline ?? ''].filter(Boolean).join(' ');
 

@@ -29,6 +29,7 @@ export class TapStream {
   readonly problems: string[] = [];
   started: string | null = null; // the case announced last, until its point arrives
   startedAt = 0; // Date.now() when it was announced
+  lastAt = 0; // Date.now() when the last chunk came
   private readonly p = new Parser();
   private partial = ''; // an unfinished last line, for the announcement scan
 
@@ -48,6 +49,7 @@ export class TapStream {
   }
 
   write(chunk: string): void {
+    this.lastAt = Date.now();
     // Announcements are read from the raw lines: the parser holds a point back until it
     // knows whether a YAML block follows, and the culprit's line may be the stream's last.
     const lines = (this.partial + chunk).split('\n');

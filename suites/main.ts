@@ -66,6 +66,7 @@ function runFamily(req: Extract<Request, { kind: 'family' }>): number {
   const keep = caseFilter(req.patterns ?? []);
   let cases = BUILDERS[family as GuestFamily](env).filter((c) => keep(c.id));
   if (req.after) cases = cases.slice(cases.findIndex((c) => c.id === req.after) + 1);
+  if (req.exclude) cases = cases.filter((c) => !req.exclude!.includes(c.id));
   const pools = Object.entries(env.pools)
     .map(([size, free]) => `${Number(size) >> 20}M:${free}`)
     .join(' ');

@@ -1,10 +1,10 @@
 // A run without QEMU: a Host whose guests answer from a script, through the real TAP emitter,
 // so the scheduler, the session, crash and hang recovery and the recorder run in milliseconds.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InfraError } from '../../common/errors.js';
-import { encodeAnnouncement, type GuestFacts, type Pools, type Request } from '../../guest/protocol.js';
+import { CONSOLE_ANNOUNCEMENT, encodeAnnouncement, type GuestFacts, type Pools, type Request } from '../../guest/protocol.js';
 import { Tap } from '../../guest/tap.js';
 import type { Kernel } from '../../images/kernel.js';
 import { Expectations } from '../../reports/expectations.js';
@@ -21,8 +21,9 @@ import { observation, resultsOf } from '../helpers/results.js';
 /** How one request ends: the cases that answer (in order), then how the stream stops. */
 export interface Answer {
   cases: string[];
-  /** A case announced and never answered, then the request ends `ended`: a crash or a hang. */
-  dies?: { during: string; ended: 'lost' | 'idle' | 'exit'; guestDies: boolean; answersSsh?: boolean; signal?: string };
+  /** A case announced and never answered, then the request ends `ended`: a crash or a hang.
+   * `unsent`: the last cases of `cases` that ran, but whose points the guest still held. */
+  dies?: { during: string; ended: 'lost' | 'idle' | 'exit'; guestDies: boolean; answersSsh?: boolean; signal?: string; unsent?: number };
 }
 
 export type Script = (family: string, after: string | undefined, guest: FakeGuest) => Answer;
@@ -54,6 +55,10 @@ export class FakeGuest implements GuestHandle {
     private readonly script: Script,
     private pool: Pools = { '2048kB': { free: 64, rsvd: 0 } },
     private readonly selftests: SelftestScript = {},
+    /** Where the guest announces its cases, as a real one does on its serial console (its TAP
+     * then goes in batches); '' for a guest whose console cannot, which flushes its TAP
+     * announcement before each case instead. */
+    private readonly consoleLog = '',
   ) {}
 
   readonly commands: string[] = [];
@@ -92,14 +97,24 @@ export class FakeGuest implements GuestHandle {
       out += s;
       opts.onData?.(s);
     });
+    const announce = (id: string) => {
+      if (this.consoleLog) appendFileSync(this.consoleLog, `[    9.000000] ${CONSOLE_ANNOUNCEMENT}${id}\r\n`);
+    };
     tap.plan(a.cases.length + (a.dies ? 1 : 0));
-    for (const id of a.cases) {
+    const sent = a.cases.length - (a.dies?.unsent ?? 0);
+    a.cases.forEach((id, i) => {
+      if (i === sent) tap.flush(); // the points after are held when the guest dies
+      announce(id);
       tap.comment(encodeAnnouncement(id));
       tap.point(true, id, observation(id, 'ok kept'));
-    }
+    });
     if (a.dies) {
-      tap.comment(encodeAnnouncement(a.dies.during));
-      tap.flush();
+      if (sent === a.cases.length) tap.flush();
+      announce(a.dies.during);
+      if (!this.consoleLog) {
+        tap.comment(encodeAnnouncement(a.dies.during));
+        tap.flush();
+      }
       if (a.dies.guestDies) this.up = false;
       this.answersSsh = a.dies.answersSsh ?? true;
       return { code: null, signal: a.dies.signal ?? null, stdout: out, stderr: '', ended: a.dies.ended };
@@ -150,14 +165,17 @@ export class FakeHost implements Host {
     return fakeKernel(spec);
   }
 
-  async boot(kernel: Kernel): Promise<{ guest: GuestHandle; accel: string }> {
+  /** Whether the guests announce their cases on the console (as real ones do) or in their TAP. */
+  consoleAnnounces = true;
+
+  async boot(kernel: Kernel, consoleLog: string): Promise<{ guest: GuestHandle; accel: string }> {
     const n = (this.boots.get(kernel.spec) ?? 0) + 1; // counted before the boot's wait: two boot at once
     this.boots.set(kernel.spec, n);
     await new Promise((r) => setImmediate(r));
     if (this.bootFails(kernel.spec, n)) {
       throw new InfraError('boot', 'guest did not answer SSH before the boot timeout');
     }
-    const g = new FakeGuest(kernel, n, this.script, undefined, this.selftestScript);
+    const g = new FakeGuest(kernel, n, this.script, undefined, this.selftestScript, this.consoleAnnounces ? consoleLog : '');
     this.guests.push(g);
     return { guest: g, accel: 'tcg' };
   }

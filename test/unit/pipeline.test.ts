@@ -55,28 +55,54 @@ test('two kernels, two guests: each gets its own, none helps another that has no
   t.true(r.results.kernels.every((k) => k.cases.length === 2));
 });
 
-test('a case that kills the guest is the culprit: crash, a fresh guest, and the family goes on after it', async (t) => {
-  const script: Script = (_family, after) =>
-    after ? { cases: ['c.anon-private'] } : { cases: ['a.anon-private'], dies: { during: 'b.anon-private', ended: 'lost', guestDies: true } };
+/** One kernel's zap family through the fake host; its cases as [id, status]. */
+async function zapWith(script: Script, consoleAnnounces = true) {
   const host = new FakeHost(script);
+  host.consoleAnnounces = consoleAnnounces;
   const r = fakeRun(['debian:bookworm'], ['zap']);
   await runWith(r.options, host, r.recorder);
   const k = r.results.kernels[0];
-  t.deepEqual(
-    k.cases.map((c) => [c.id, c.status]),
-    [
+  return { host, r, k, statuses: k.cases.map((c) => [c.id, c.status]) };
+}
+
+test('a case that kills the guest is the culprit: crash, a fresh guest, and the family goes on after it', async (t) => {
+  const script: Script = (_family, after) =>
+    after ? { cases: ['c.anon-private'] } : { cases: ['a.anon-private'], dies: { during: 'b.anon-private', ended: 'lost', guestDies: true } };
+  // Named by the console's announcement, or by the TAP stream's of a guest whose console cannot.
+  for (const consoleAnnounces of [true, false]) {
+    const { host, r, k, statuses } = await zapWith(script, consoleAnnounces);
+    t.deepEqual(statuses, [
       ['a.anon-private', 'observed'],
       ['b.anon-private', 'crash'],
       ['c.anon-private', 'observed'],
-    ],
+    ]);
+    t.is(k.cases[1].reason, 'the guest died during the case');
+    t.is(host.guests.length, 2, 'a fresh guest');
+    t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['b.anon-private'] });
+    t.true(host.guests[0].closed);
+    t.is(k.error, null);
+    t.deepEqual(k.familiesDone, ['zap']);
+    t.true(r.lines.some((l) => l.includes('booting a fresh guest to go on after b.anon-private')));
+  }
+});
+
+test('cases whose points the guest still held when it died run again on the fresh guest; the culprit, named by the console, does not', async (t) => {
+  const script: Script = (_family, after) =>
+    after
+      ? { cases: ['b.anon-private', 'd.anon-private'] }
+      : { cases: ['a.anon-private', 'b.anon-private'], dies: { during: 'c.anon-private', ended: 'lost', guestDies: true, unsent: 1 } };
+  const { host, r, statuses } = await zapWith(script);
+  const order = ['a.anon-private', 'c.anon-private', 'b.anon-private', 'd.anon-private'];
+  t.deepEqual(
+    statuses,
+    order.map((id) => [id, id.startsWith('c') ? 'crash' : 'observed']),
   );
-  t.is(k.cases[1].reason, 'the guest died during the case');
-  t.is(host.guests.length, 2, 'a fresh guest');
-  t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'b.anon-private' });
-  t.true(host.guests[0].closed);
-  t.is(k.error, null);
-  t.deepEqual(k.familiesDone, ['zap']);
-  t.true(r.lines.some((l) => l.includes('booting a fresh guest to go on after b.anon-private')));
+  t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['c.anon-private'] });
+  t.deepEqual(
+    r.folder.journal.map((j) => j.id),
+    order,
+    'each case journaled once',
+  );
 });
 
 test('a case that prints nothing for the case timeout: a hung test while SSH answers, a hung kernel when it does not', async (t) => {
@@ -84,8 +110,8 @@ test('a case that prints nothing for the case timeout: a hung test while SSH ans
     [true, /^hung test: no result after 0\.05 s without output; the kernel still answers SSH$/],
     [false, /^hung kernel: no result after 0\.05 s without output, and the guest no longer answers SSH$/],
   ] as const) {
-    const script: Script = (_f, after) =>
-      after ? { cases: [] } : { cases: [], dies: { during: 'h.anon-private', ended: 'idle', guestDies: false, answersSsh } };
+    const script: Script = (_f, _after, guest) =>
+      guest.n > 1 ? { cases: [] } : { cases: [], dies: { during: 'h.anon-private', ended: 'idle', guestDies: false, answersSsh } };
     const host = new FakeHost(script);
     const r = fakeRun(['debian:bookworm'], ['zap']);
     await runWith(r.options, host, r.recorder);

@@ -12,6 +12,7 @@ import {
   EXT4_DONE,
   encodeAnnouncement,
   encodeAnswer,
+  encodeConsoleAnnouncement,
   encodeDone,
   encodePoint,
   encodeRequest,
@@ -20,6 +21,7 @@ import {
   isFacts,
   isPools,
   isRequest,
+  lastConsoleAnnouncement,
   pointCase,
   poolKey,
   type Request,
@@ -96,4 +98,14 @@ test('a point carries its duration beside the record, and the host takes it apar
   t.deepEqual(decodePoint(diag), { body, durationMs: 12.346 });
   t.deepEqual(decodePoint(body), { body, durationMs: null }, 'a point without one');
   t.deepEqual(decodePoint({ ...body, duration_ms: 'x' }), { body, durationMs: null });
+});
+
+test('the console announcement: written at KERN_ERR, and only a whole line names a case', (t) => {
+  t.is(encodeConsoleAnnouncement('madv_free.memfd-shared'), '<3>mmatrix: case madv_free.memfd-shared\n');
+  const console =
+    '[    1.0] mmatrix: case a.anon-private\r\n[    1.1] sysrq: Trigger a crash\r\n[    1.2] mmatrix: case b.anon-private\r\n[    1.3] mmatrix: case c.an';
+  t.is(lastConsoleAnnouncement(console), 'b.anon-private', 'the cut-off last line is no announcement');
+  t.is(lastConsoleAnnouncement('[    1.0] mmatrix: sshd started @1.6\r\n'), null);
+  t.true(isRequest({ kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['b.anon-private'] }));
+  t.false(isRequest({ kind: 'family', family: 'zap', exclude: 'b.anon-private' }));
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import test from 'ava';
 import { fromRoot } from '../../common/paths.js';
 import { Disturbed, runCases, SkipCase } from '../../guest/harness.js';
+import { KernelWatch } from '../../guest/kmsg.js';
 import { Tap } from '../../guest/tap.js';
 import { parseTap } from '../../runner/tap.js';
 import { observation } from '../helpers/results.js';
@@ -76,7 +77,7 @@ test('the guest emitter holds its lines until flush, then writes them at once', 
 test('a case run by the harness carries its duration into the result, not into the observation', (t) => {
   let out = '';
   const obs = observation('x.anon-private', 'ok kept');
-  runCases([{ id: 'x.anon-private', run: () => obs }], new Tap((s) => (out += s)), { drain: () => {}, since: () => null, close: () => {} } as never);
+  runCases([{ id: 'x.anon-private', run: () => obs }], new Tap((s) => (out += s)), { since: () => null, close: () => {} } as never, undefined, null);
   t.regex(out, /duration_ms: \d/);
   const [c] = parseTap(out).cases;
   t.is(c.status, 'observed');
@@ -96,14 +97,16 @@ test('a case that finds it cannot ask its question once running is a SKIP with t
       },
     ],
     new Tap((s) => (out += s)),
-    { drain: () => {}, since: () => null, close: () => {} } as never,
+    { since: () => null, close: () => {} } as never,
+    undefined,
+    null,
   );
   t.is(failed, 0);
   t.deepEqual(parseTap(out).cases, [{ id: 'x.anon-thp-private', status: 'skip', reason: 'no THP backed the range' }]);
 });
 
 test('a THP case during which khugepaged collapsed something runs again; every run raced is an error', (t) => {
-  const quiet = { drain: () => {}, since: () => null, close: () => {} } as never;
+  const quiet = { since: () => null, close: () => {} } as never;
   let collapsed = 0; // khugepaged's pages_collapsed, as the fake reads it
   let runs = 0;
   const kase = (id: string, khugepaged: boolean, raced: (run: number) => boolean) => ({
@@ -118,7 +121,7 @@ test('a THP case during which khugepaged collapsed something runs again; every r
   let out = '';
   const tap = () => new Tap((s) => (out += s));
   t.is(
-    runCases([kase('map_populate.anon-thp-private', true, (n) => n === 1)], tap(), quiet, () => String(collapsed)),
+    runCases([kase('map_populate.anon-thp-private', true, (n) => n === 1)], tap(), quiet, () => String(collapsed), null),
     0,
   );
   t.is(runs, 2, 'raced once: run again');
@@ -126,21 +129,21 @@ test('a THP case during which khugepaged collapsed something runs again; every r
   t.is(parseTap(out).cases[0].status, 'observed');
   out = '';
   t.is(
-    runCases([kase('y.anon-thp-private', true, () => true)], tap(), quiet, () => String(collapsed)),
+    runCases([kase('y.anon-thp-private', true, () => true)], tap(), quiet, () => String(collapsed), null),
     1,
     'every run raced: an error, never a label',
   );
   t.regex(out, /khugepaged collapsed pages during each of 3 runs/);
   runs = 0;
   t.is(
-    runCases([kase('z.anon-private', false, () => true)], tap(), quiet, () => String(collapsed)),
+    runCases([kase('z.anon-private', false, () => true)], tap(), quiet, () => String(collapsed), null),
     0,
   );
   t.is(runs, 1, 'a case off THP regions is never run twice');
 });
 
 test('a case that throws Disturbed runs again; disturbed every time, it is an error', (t) => {
-  const quiet = { drain: () => {}, since: () => null, close: () => {} } as never;
+  const quiet = { since: () => null, close: () => {} } as never;
   let runs = 0;
   const kase = (id: string, disturbed: (run: number) => boolean) => ({
     id,
@@ -153,7 +156,7 @@ test('a case that throws Disturbed runs again; disturbed every time, it is an er
   let out = '';
   const tap = () => new Tap((s) => (out += s));
   t.is(
-    runCases([kase('madv_dontneed@hole.ext4-private', (n) => n === 1)], tap(), quiet, () => null),
+    runCases([kase('madv_dontneed@hole.ext4-private', (n) => n === 1)], tap(), quiet, () => null, null),
     0,
   );
   t.is(runs, 2);
@@ -161,8 +164,74 @@ test('a case that throws Disturbed runs again; disturbed every time, it is an er
   t.is(parseTap(out).cases[0].status, 'observed');
   out = '';
   t.is(
-    runCases([kase('x@hole.anon-private', () => true)], tap(), quiet, () => null),
+    runCases([kase('x@hole.anon-private', () => true)], tap(), quiet, () => null, null),
     1,
   );
   t.regex(out, /another thread mapped memory into the unmapped half during each of 3 runs/);
+});
+
+test("each case's kernel events are its own: the taint bits it set, once; none before the first case", (t) => {
+  let tainted = 0x2000; // booted tainted E, as a Debian guest is
+  const watch = new KernelWatch(() => tainted, '/nonexistent/kmsg');
+  const cases = ['a', 'b', 'c'].map((id) => ({
+    id: `${id}.anon-private`,
+    run: () => {
+      if (id === 'b') tainted |= 0x200; // W: a warning during b
+      return observation(`${id}.anon-private`, 'ok kept');
+    },
+  }));
+  let out = '';
+  runCases(cases, new Tap((s) => (out += s)), watch, undefined, null);
+  const kernel = parseTap(out).cases.map((c) => (c.observation as { kernel?: { taint: number } } | undefined)?.kernel?.taint ?? 0);
+  t.deepEqual(kernel, [0, 0x200, 0], 'b set W; a and c set nothing, and E was there before any case');
+});
+
+test('with the console announcing, every run case is announced there first and the TAP goes out in batches', (t) => {
+  let clock = 0; // ms, advanced by the cases
+  const writes: string[] = [];
+  const announced: string[] = [];
+  let consoleOn = true;
+  const ids = Array.from({ length: 30 }, (_, i) => `c${String(i).padStart(2, '0')}.anon-private`);
+  const cases = ids.map((id, i) => ({
+    id,
+    skip: i === 3 ? 'no pool' : null,
+    run: () => {
+      if (consoleOn) t.is(announced.at(-1), id, 'announced before it runs');
+      clock += 10;
+      return observation(id, 'ok kept');
+    },
+  }));
+  runCases(
+    cases,
+    new Tap(
+      (s) => writes.push(s),
+      () => clock,
+    ),
+    { since: () => null, close: () => {} } as never,
+    () => null,
+    (id) => announced.push(id),
+  );
+  t.deepEqual(
+    announced,
+    ids.filter((_, i) => i !== 3),
+    'each case that runs, in order; a skip runs nothing',
+  );
+  t.is(writes.length, 2, 'one write when 200 ms had passed, one at the end');
+  const r = parseTap(writes.join(''));
+  t.deepEqual(r.problems, []);
+  t.is(r.cases.length, 30);
+  // Without the console, each case's announcement is out before it runs.
+  writes.length = 0;
+  consoleOn = false;
+  runCases(
+    cases.slice(0, 5),
+    new Tap(
+      (s) => writes.push(s),
+      () => clock,
+    ),
+    { since: () => null, close: () => {} } as never,
+    () => null,
+    null,
+  );
+  t.is(writes.length, 5, 'a write before each of the four cases that run, and one at the end');
 });
