@@ -3,11 +3,12 @@
 // case its announcement goes into the kernel log, which the serial console prints at once,
 // so when a case takes the kernel down the runner knows which one did; the TAP stream is
 // written in batches (every write wakes dropbear and costs a guest context switch: under TCG
-// that took a seventh of a family's time, docs/figures.md). Where the console cannot carry the
-// announcement, a `# case <id>` comment is flushed before each case instead. What the kernel
+// that took a seventh of a family's time, docs/figures.md). Under KVM, where each byte to the
+// serial port is an exit to QEMU, or where the console cannot carry the announcement, a
+// `# case <id>` comment is flushed before each case instead. What the kernel
 // logged or tainted during a case rides along in its point as `kernel`.
 import { existsSync, readFileSync } from 'node:fs';
-import { consoleAnnouncer, KernelWatch } from './kmsg.js';
+import { KernelWatch } from './kmsg.js';
 import { type CaseError, encodeAnnouncement, encodePoint } from './protocol.js';
 import { Tap } from './tap.js';
 
@@ -55,7 +56,15 @@ function runOnce(c: Case, tap: Tap, collapsed: () => string | null): object {
   }
 }
 
-export function runCases(cases: Case[], tap = new Tap(), watch = new KernelWatch(), collapsed = collapsedSoFar, announce = consoleAnnouncer()): number {
+/** `announce`: a case's announcement on the console (guest/kmsg.ts), or null to flush it in the
+ * TAP stream before each case. */
+export function runCases(
+  cases: Case[],
+  tap = new Tap(),
+  watch = new KernelWatch(),
+  collapsed = collapsedSoFar,
+  announce: ((id: string) => void) | null = null,
+): number {
   tap.plan(cases.length);
   let failed = 0;
   for (const c of cases) {

@@ -137,6 +137,7 @@ export type Request =
       patterns?: string[]; // only the cases whose id matches one (all when absent)
       after?: string; // only those after this case: resuming behind one that took a guest down
       exclude?: string[]; // and not these: the cases that took a guest down
+      console?: boolean; // announce each case on the serial console and send the TAP in batches
       test?: boolean; // the runner allows the families that break the guest on purpose
     }
   | { kind: 'populate'; sizes: number[]; runs: number } // seed 004's timing experiment (PopulateFigures)
@@ -159,6 +160,7 @@ export function isRequest(x: unknown): x is Request {
     (r.patterns === undefined || isStrings(r.patterns)) &&
     (r.after === undefined || typeof r.after === 'string') &&
     (r.exclude === undefined || isStrings(r.exclude)) &&
+    (r.console === undefined || typeof r.console === 'boolean') &&
     (r.test === undefined || typeof r.test === 'boolean')
   );
 }

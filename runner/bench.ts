@@ -102,7 +102,7 @@ async function suiteFigures(g: Guest, log: (s: string) => void, release: string)
   const out: SuiteFigure[] = [];
   for (const family of FAMILIES) {
     const t0 = performance.now();
-    const r = await g.ask(familyRequest(family, [], null), { timeoutMs: 1800_000 });
+    const r = await g.ask(familyRequest(family, [], null, g.config.accel), { timeoutMs: 1800_000 });
     const seconds = (performance.now() - t0) / 1000;
     const cells = parseTap(r.stdout).cases.filter((c) => c.status !== 'skip').length;
     out.push({ family, seconds, cells });

@@ -18,6 +18,7 @@ import { TapStream } from './tap.js';
 
 export interface FamilyContext {
   guest: GuestHandle;
+  accel: string; // the guest's accelerator: it decides how the guest announces its cases
   after: string | null; // start after this case (a resumed run)
   reboot(): Promise<GuestHandle>; // a fresh guest of the same kernel, bundle pushed
   consoleLog(): string; // the current guest's console file
@@ -38,8 +39,14 @@ export interface FamilyOutcome {
 
 const MAX_RESTARTS = 5;
 
+/** Whether a guest announces its cases on the serial console and batches its TAP: under TCG,
+ * where a write to the serial port is a call inside QEMU and each SSH packet a context switch
+ * that empties QEMU's TLB (docs/figures.md); not under KVM, where each byte to the serial port
+ * exits to QEMU and an SSH packet is cheap. */
+export const consoleAnnounces = (accel: string): boolean => accel === 'tcg';
+
 /** The guest's request for a family: its cases after `after`, without those in `exclude`. */
-export function familyRequest(family: Family, patterns: string[], after: string | null, exclude: string[] = []): Request {
+export function familyRequest(family: Family, patterns: string[], after: string | null, accel: string, exclude: string[] = []): Request {
   const test = (TEST_FAMILIES as readonly string[]).includes(family);
   return {
     kind: 'family',
@@ -47,6 +54,7 @@ export function familyRequest(family: Family, patterns: string[], after: string 
     ...(patterns.length ? { patterns } : {}),
     ...(after ? { after } : {}),
     ...(exclude.length ? { exclude } : {}),
+    ...(consoleAnnounces(accel) ? { console: true } : {}),
     ...(test ? { test } : {}),
   };
 }
@@ -69,7 +77,7 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
     );
     const consoleAt = consoleSize(ctx.consoleLog());
     const askedAt = Date.now();
-    const r = await guest.ask(familyRequest(family, ctx.patterns, after, culprits), {
+    const r = await guest.ask(familyRequest(family, ctx.patterns, after, ctx.accel, culprits), {
       timeoutMs: ctx.suiteTimeoutMs,
       idleMs: ctx.caseTimeoutMs,
       onData: (chunk) => stream.write(chunk),

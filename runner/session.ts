@@ -105,6 +105,7 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
           progress();
         },
         guest: current,
+        accel: res.accel ?? '',
         after,
         patterns: o.cases,
         caseTimeoutMs: o.caseTimeoutMs,

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { runCases } from '../guest/harness.js';
+import { consoleAnnouncer } from '../guest/kmsg.js';
 import { caseFilter } from '../guest/pattern.js';
 import { hugePageSize, hugePools, thpMode } from '../guest/proc.js';
 import { EXT4_DONE, encodeAnswer, type GuestFacts, poolKey, type Request } from '../guest/protocol.js';
@@ -71,7 +72,7 @@ function runFamily(req: Extract<Request, { kind: 'family' }>): number {
     .map(([size, free]) => `${Number(size) >> 20}M:${free}`)
     .join(' ');
   tap.comment(`kernel ${release()} hugepage ${env.hugePage} free ${pools} ext4 ${env.ext4 ?? 'none'} swap ${env.swap}`);
-  return runCases(cases, tap) > 0 ? 1 : 0;
+  return runCases(cases, tap, undefined, undefined, req.console ? consoleAnnouncer() : null) > 0 ? 1 : 0;
 }
 
 /** Each huge page pool's free and reserved pages, as one JSON line. */

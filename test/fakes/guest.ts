@@ -55,9 +55,9 @@ export class FakeGuest implements GuestHandle {
     private readonly script: Script,
     private pool: Pools = { '2048kB': { free: 64, rsvd: 0 } },
     private readonly selftests: SelftestScript = {},
-    /** Where the guest announces its cases, as a real one does on its serial console (its TAP
-     * then goes in batches); '' for a guest whose console cannot, which flushes its TAP
-     * announcement before each case instead. */
+    /** Where the guest announces its cases when the request asks, as a real one does on its
+     * serial console (its TAP then goes in batches); '' for a guest whose console cannot, which
+     * flushes its TAP announcement before each case instead. */
     private readonly consoleLog = '',
   ) {}
 
@@ -97,8 +97,9 @@ export class FakeGuest implements GuestHandle {
       out += s;
       opts.onData?.(s);
     });
+    const onConsole = request.console === true && this.consoleLog !== '';
     const announce = (id: string) => {
-      if (this.consoleLog) appendFileSync(this.consoleLog, `[    9.000000] ${CONSOLE_ANNOUNCEMENT}${id}\r\n`);
+      if (onConsole) appendFileSync(this.consoleLog, `[    9.000000] ${CONSOLE_ANNOUNCEMENT}${id}\r\n`);
     };
     tap.plan(a.cases.length + (a.dies ? 1 : 0));
     const sent = a.cases.length - (a.dies?.unsent ?? 0);
@@ -111,7 +112,7 @@ export class FakeGuest implements GuestHandle {
     if (a.dies) {
       if (sent === a.cases.length) tap.flush();
       announce(a.dies.during);
-      if (!this.consoleLog) {
+      if (!onConsole) {
         tap.comment(encodeAnnouncement(a.dies.during));
         tap.flush();
       }
@@ -165,8 +166,10 @@ export class FakeHost implements Host {
     return fakeKernel(spec);
   }
 
-  /** Whether the guests announce their cases on the console (as real ones do) or in their TAP. */
+  /** Whether the guests' consoles can announce their cases (as real ones do), and the accelerator
+   * their boots report. */
   consoleAnnounces = true;
+  accel = 'tcg';
 
   async boot(kernel: Kernel, consoleLog: string): Promise<{ guest: GuestHandle; accel: string }> {
     const n = (this.boots.get(kernel.spec) ?? 0) + 1; // counted before the boot's wait: two boot at once
@@ -177,7 +180,7 @@ export class FakeHost implements Host {
     }
     const g = new FakeGuest(kernel, n, this.script, undefined, this.selftestScript, this.consoleAnnounces ? consoleLog : '');
     this.guests.push(g);
-    return { guest: g, accel: 'tcg' };
+    return { guest: g, accel: this.accel };
   }
 
   async fingerprint(f: GuestFacts, k: Kernel, accel: string, pools: Pools) {

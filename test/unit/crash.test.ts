@@ -69,6 +69,13 @@ test('cases the journal has and results.json lacks are added back; a torn last l
 });
 
 test('the guest request names the family and its cases, resumes after a culprit, and allows test families only by name', (t) => {
-  t.deepEqual(familyRequest('zap', ['*.hugetlbfs-*'], null), { kind: 'family', family: 'zap', patterns: ['*.hugetlbfs-*'] });
-  t.deepEqual(familyRequest('panic', [], 'sysrq_crash.anon-private'), { kind: 'family', family: 'panic', after: 'sysrq_crash.anon-private', test: true });
+  t.deepEqual(familyRequest('zap', ['*.hugetlbfs-*'], null, 'kvm'), { kind: 'family', family: 'zap', patterns: ['*.hugetlbfs-*'] });
+  t.deepEqual(familyRequest('panic', [], 'a.anon-private', 'kvm', ['sysrq_crash.anon-private']), {
+    kind: 'family',
+    family: 'panic',
+    after: 'a.anon-private',
+    exclude: ['sysrq_crash.anon-private'],
+    test: true,
+  });
+  t.deepEqual(familyRequest('zap', [], null, 'tcg'), { kind: 'family', family: 'zap', console: true }, 'under TCG the console announces the cases');
 });

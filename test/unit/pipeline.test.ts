@@ -56,9 +56,10 @@ test('two kernels, two guests: each gets its own, none helps another that has no
 });
 
 /** One kernel's zap family through the fake host; its cases as [id, status]. */
-async function zapWith(script: Script, consoleAnnounces = true) {
+async function zapWith(script: Script, consoleAnnounces = true, accel = 'tcg') {
   const host = new FakeHost(script);
   host.consoleAnnounces = consoleAnnounces;
+  host.accel = accel;
   const r = fakeRun(['debian:bookworm'], ['zap']);
   await runWith(r.options, host, r.recorder);
   const k = r.results.kernels[0];
@@ -68,9 +69,14 @@ async function zapWith(script: Script, consoleAnnounces = true) {
 test('a case that kills the guest is the culprit: crash, a fresh guest, and the family goes on after it', async (t) => {
   const script: Script = (_family, after) =>
     after ? { cases: ['c.anon-private'] } : { cases: ['a.anon-private'], dies: { during: 'b.anon-private', ended: 'lost', guestDies: true } };
-  // Named by the console's announcement, or by the TAP stream's of a guest whose console cannot.
-  for (const consoleAnnounces of [true, false]) {
-    const { host, r, k, statuses } = await zapWith(script, consoleAnnounces);
+  // Named by the console's announcement (TCG), or by the TAP stream's of a guest whose console
+  // cannot, or of one under KVM, which is not asked to.
+  for (const [consoleAnnounces, accel] of [
+    [true, 'tcg'],
+    [false, 'tcg'],
+    [true, 'kvm'],
+  ] as const) {
+    const { host, r, k, statuses } = await zapWith(script, consoleAnnounces, accel);
     t.deepEqual(statuses, [
       ['a.anon-private', 'observed'],
       ['b.anon-private', 'crash'],
@@ -78,7 +84,13 @@ test('a case that kills the guest is the culprit: crash, a fresh guest, and the 
     ]);
     t.is(k.cases[1].reason, 'the guest died during the case');
     t.is(host.guests.length, 2, 'a fresh guest');
-    t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['b.anon-private'] });
+    t.deepEqual(host.guests[1].requests.at(-1), {
+      kind: 'family',
+      family: 'zap',
+      after: 'a.anon-private',
+      exclude: ['b.anon-private'],
+      ...(accel === 'tcg' ? { console: true } : {}),
+    });
     t.true(host.guests[0].closed);
     t.is(k.error, null);
     t.deepEqual(k.familiesDone, ['zap']);
@@ -97,7 +109,7 @@ test('cases whose points the guest still held when it died run again on the fres
     statuses,
     order.map((id) => [id, id.startsWith('c') ? 'crash' : 'observed']),
   );
-  t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['c.anon-private'] });
+  t.deepEqual(host.guests[1].requests.at(-1), { kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['c.anon-private'], console: true });
   t.deepEqual(
     r.folder.journal.map((j) => j.id),
     order,
@@ -167,7 +179,7 @@ test('resume: finished families are skipped, a family cut short goes on after it
   const host = new FakeHost(twoCases);
   const r = fakeRun(['debian:bookworm'], ['zap', 'populate'], {}, resultsOf([before], { complete: false, finished: null }));
   await runWith(r.options, host, r.recorder);
-  t.deepEqual(familyRequests(host), [{ kind: 'family', family: 'populate', after: 'populate_a.anon-private' }]);
+  t.deepEqual(familyRequests(host), [{ kind: 'family', family: 'populate', after: 'populate_a.anon-private', console: true }]);
   t.deepEqual(ids(r.results.kernels[0].cases), ['zap_a.anon-private', 'zap_b.anon-private', 'populate_a.anon-private', 'populate_b.anon-private']);
   t.true(r.results.complete);
 });

@@ -108,4 +108,6 @@ test('the console announcement: written at KERN_ERR, and only a whole line names
   t.is(lastConsoleAnnouncement('[    1.0] mmatrix: sshd started @1.6\r\n'), null);
   t.true(isRequest({ kind: 'family', family: 'zap', after: 'a.anon-private', exclude: ['b.anon-private'] }));
   t.false(isRequest({ kind: 'family', family: 'zap', exclude: 'b.anon-private' }));
+  t.true(isRequest({ kind: 'family', family: 'zap', console: true }));
+  t.false(isRequest({ kind: 'family', family: 'zap', console: 'yes' }));
 });
