@@ -280,7 +280,7 @@ export const encodeConsoleAnnouncement = (id: string): string => `<3>${CONSOLE_A
 /** The case the last whole announcement line of a console text names, or null. */
 export function lastConsoleAnnouncement(console: string): string | null {
   let id: string | null = null;
-  for (const m of console.matchAll(/mmatrix: case (\S+)\r?\n/g)) id = m[1];
+  for (const m of console.matchAll(new RegExp(`${CONSOLE_ANNOUNCEMENT}(\\S+)\\r?\\n`, 'g'))) id = m[1];
   return id;
 }
 
