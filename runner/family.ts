@@ -19,7 +19,8 @@ import { TapStream } from './tap.js';
 export interface FamilyContext {
   guest: GuestHandle;
   accel: string; // the guest's accelerator: it decides how the guest announces its cases
-  after: string | null; // start after this case (a resumed run)
+  after: string | null; // the last case a resumed run has (the kselftest family starts after it)
+  recorded: string[]; // every case of the family a resumed run has: a guest family leaves them out
   reboot(): Promise<GuestHandle>; // a fresh guest of the same kernel, bundle pushed
   consoleLog(): string; // the current guest's console file
   patterns: string[];
@@ -64,8 +65,9 @@ export async function runFamily(family: Family, ctx: FamilyContext): Promise<Fam
   let tap = '';
   let stderr = '';
   let guest = ctx.guest;
-  let after = ctx.after;
-  const culprits: string[] = [];
+  // The request's cases: after `after`, leaving out those already recorded and the culprits.
+  let after: string | null = null;
+  const culprits: string[] = [...ctx.recorded];
   for (let restarts = 0; ; restarts++) {
     const stream = new TapStream(
       (c) => {

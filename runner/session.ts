@@ -89,8 +89,11 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
     for (let family = job.queue.shift(); family && !res.error; family = job.queue.shift()) {
       took = true;
       const t0 = Date.now();
-      // Resumed mid-family: go on after the last case that finished.
-      const after = res.cases.filter((c) => c.family === family).at(-1)?.id ?? null;
+      // Resumed mid-family: the cases it already has are not run again. They came in the order
+      // they finished, which after a crash is not the family's own (runner/family.ts), so a guest
+      // family leaves out each of them; the kselftest family goes on after the last.
+      const recorded = res.cases.filter((c) => c.family === family).map((c) => c.id);
+      const after = recorded.at(-1) ?? null;
       const progress = () =>
         job.bar?.cases(
           job.finished,
@@ -107,6 +110,7 @@ export async function drive(job: KernelJob, host: Host, rec: Recorder, o: Sessio
         guest: current,
         accel: res.accel ?? '',
         after,
+        recorded,
         patterns: o.cases,
         caseTimeoutMs: o.caseTimeoutMs,
         suiteTimeoutMs: o.suiteTimeoutMs,
