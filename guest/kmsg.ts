@@ -34,9 +34,22 @@ export class KernelWatch {
     this.taintSeen = this.readTaint();
   }
 
+  /** Every record logged since the last read. The last read of each drain fails with EAGAIN,
+   * and node throws it as an Error: without a stack trace, which took 0.7 of its 0.8 ms under TCG. */
   private read(): string[] {
     const lines: string[] = [];
     if (this.fd < 0) return lines;
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      this.drain(lines);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    return lines;
+  }
+
+  private drain(lines: string[]): void {
     for (;;) {
       try {
         const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
@@ -50,7 +63,6 @@ export class KernelWatch {
         break; // EAGAIN: nothing more
       }
     }
-    return lines;
   }
 
   static taint(): number {
