@@ -32,6 +32,10 @@ export interface Native {
   memfdCreate(name: string, flags: number): Sys;
   ftruncate(fd: number, len: number): Sys;
   mincore(addr: Addr, len: number): { resident: number; pages: number; errno?: string };
+  /** The text of the /proc or sysfs file open at fd, read from offset 0 (throws its errno's name). */
+  preadText(fd: number): string;
+  /** Every record of a non-blocking /dev/kmsg fd, read until EAGAIN. */
+  readRecords(fd: number): string[];
   pagemap(addr: Addr, len: number): { present: number; swapped: number; anon: number; pages: number; errno?: string };
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
   /** One byte of each 4 KiB page read (0), written (1) or read then written (2); ns: the loop's time. */

@@ -2,20 +2,21 @@
 // A case reads them around every operation, so they are cheap: each file stays open and is
 // read again from offset 0 with one pread, and only the wanted keys are picked out (under
 // TCG that is ~0.7 ms for all of them, against ~9 ms opening each file and parsing every line).
-import { existsSync, fstatSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { existsSync, fstatSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { mm } from './native.js';
 import type { Backing } from './protocol.js';
 
 const open = new Map<string, number>();
-const buf = Buffer.alloc(1 << 16);
 
-/** The file's whole text now (procfs and sysfs files regenerate on a read from offset 0). */
+/** The file's whole text now (procfs and sysfs files regenerate on a read from offset 0), read
+ * by the addon: one pread, no fs call or Buffer on node's side. */
 export function reread(path: string): string {
   let fd = open.get(path);
   if (fd === undefined) {
     fd = openSync(path, 'r');
     open.set(path, fd);
   }
-  return buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0));
+  return mm.preadText(fd);
 }
 
 /** The number after "<key>:" at the start of a line of `text`, or null. */

@@ -155,6 +155,43 @@ static napi_value js_ftruncate(napi_env env, napi_callback_info info) {
   return result(env, r, errno);
 }
 
+/* The text of a /proc or sysfs file open at `fd`, read again from offset 0 with one pread (such
+ * files regenerate on a read from 0): what a case reads around every operation, so no fs call,
+ * Buffer or decoding on node's side. A failed read throws with its errno's name. */
+static char text_buf[1 << 16];
+static napi_value js_pread_text(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  ssize_t n = pread((int)num(env, argv[0]), text_buf, sizeof text_buf, 0);
+  if (n < 0) {
+    const char *name = strerrorname_np(errno);
+    napi_throw_error(env, name, name ? name : "E?");
+    return NULL;
+  }
+  napi_value s;
+  CHECK(napi_create_string_latin1(env, text_buf, (size_t)n, &s));
+  return s;
+}
+
+/* Every record of a non-blocking /dev/kmsg fd until EAGAIN, each as its text (one read(2) returns
+ * one record); EPIPE (records overwritten before they were read) goes on with the next one. In
+ * node each drain ended in a thrown EAGAIN error. */
+static napi_value js_read_records(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd = (int)num(env, argv[0]);
+  napi_value out;
+  CHECK(napi_create_array(env, &out));
+  uint32_t i = 0;
+  for (;;) {
+    ssize_t n = read(fd, text_buf, sizeof text_buf);
+    if (n < 0 && errno == EPIPE) continue;
+    if (n <= 0) break;
+    napi_value s;
+    CHECK(napi_create_string_utf8(env, text_buf, (size_t)n, &s));
+    CHECK(napi_set_element(env, out, i++, s));
+  }
+  return out;
+}
+
 /* Resident 4 KiB units of the range, per mincore(2). */
 static napi_value js_mincore(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -181,12 +218,13 @@ static napi_value js_pagemap(napi_env env, napi_callback_info info) {
   ARGS(2);
   uintptr_t addr = (uintptr_t)ptr(env, argv[0]);
   size_t pages = ((size_t)num(env, argv[1]) + 4095) / 4096, present = 0, swapped = 0, anon = 0;
-  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return result(env, -1, errno);
+  /* Opened once: node calls this from its one thread, and a forked child never does (a child
+   * reading the parent's open file would see the parent's pages). */
+  static int fd = -1;
+  if (fd < 0 && (fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0) return result(env, -1, errno);
   uint64_t *e = calloc(pages, sizeof *e);
   ssize_t got = e ? pread(fd, e, pages * sizeof *e, (off_t)(addr / 4096 * sizeof *e)) : -1;
   int err = errno;
-  close(fd);
   if (got != (ssize_t)(pages * sizeof *e)) { free(e); return result(env, -1, got < 0 ? err : EIO); }
   for (size_t i = 0; i < pages; i++) {
     present += (e[i] >> 63) & 1;
@@ -555,6 +593,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"memfdCreate", 0, js_memfd_create, 0, 0, 0, napi_enumerable, 0},
     {"ftruncate", 0, js_ftruncate, 0, 0, 0, napi_enumerable, 0},
     {"mincore", 0, js_mincore, 0, 0, 0, napi_enumerable, 0},
+    {"preadText", 0, js_pread_text, 0, 0, 0, napi_enumerable, 0},
+    {"readRecords", 0, js_read_records, 0, 0, 0, napi_enumerable, 0},
     {"pagemap", 0, js_pagemap, 0, 0, 0, napi_enumerable, 0},
     {"fill", 0, js_fill, 0, 0, 0, napi_enumerable, 0},
     {"scan", 0, js_scan, 0, 0, 0, napi_enumerable, 0},

@@ -90,6 +90,21 @@ test('errno comes back by name', (t) => {
   t.deepEqual(mm.memfdCreate('t', 0xffff), { errno: 'EINVAL' });
 });
 
+test('a /proc file open once reads anew from offset 0 each time; a bad fd throws its errno', (t) => {
+  const fd = openSync('/proc/self/statm', 'r');
+  try {
+    const before = Number(mm.preadText(fd).split(' ')[1]); // resident pages
+    const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
+    mm.fill(m.addr!, len, 3);
+    const after = Number(mm.preadText(fd).split(' ')[1]);
+    mm.munmap(m.addr!, len);
+    t.true(after - before >= len / 4096, `${before} → ${after} resident pages`);
+  } finally {
+    closeSync(fd);
+  }
+  t.throws(() => mm.preadText(-1), { message: 'EBADF' });
+});
+
 test('a part of a mapping is compared with the pattern written at its offset', (t) => {
   const m = mm.mmap(0, len, RW, K.MAP_PRIVATE | K.MAP_ANONYMOUS, -1, 0);
   mm.fill(m.addr!, len, 9);
