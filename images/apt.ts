@@ -3,7 +3,7 @@
 // the archive signatures with Debian's keyring as usual.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { cachePath, fileStamp, withLock } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 

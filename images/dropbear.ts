@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath, hashOf } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 import { aptSuite, aptUpdate } from './apt.js';

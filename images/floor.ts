@@ -2,7 +2,7 @@
 // powers off. Booting it measures what the kernel itself costs on this machine.
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath, fileStamp, hashOf } from '../common/cache.js';
 import { HOST_BINARIES, packCpio } from './initramfs.js';
 

@@ -7,7 +7,7 @@
 // named steps, cached by a hash of all inputs.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath, fileStamp, hashOf } from '../common/cache.js';
 import { fromRoot } from '../common/paths.js';
 import { staticDropbear } from './dropbear.js';

@@ -4,7 +4,7 @@
 // string and its modules folder with a fresh modules.dep.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath, fileStamp, hashOf } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 import { userPath } from '../common/paths.js';

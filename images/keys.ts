@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { cachePath } from '../common/cache.js';
 
 export interface ClientKey {

@@ -2,7 +2,7 @@
 // once per cache with the host's mkfs.ext4 / mkswap; guests attach them with QEMU's
 // snapshot=on, so each guest writes to its own throw-away overlay and the templates stay empty.
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath } from '../common/cache.js';
 
 // No metadata_csum: on kernels before 6.15 that needs the crc32c crypto module, and the

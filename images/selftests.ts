@@ -6,7 +6,7 @@
 // binaries are cached by tree + patches + test list + compiler: a second run builds nothing.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath, hashOf } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 import { userPath } from '../common/paths.js';

@@ -8,7 +8,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath, hashOf, withLock } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 import { fromRoot, userPath } from '../common/paths.js';

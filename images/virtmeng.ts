@@ -2,7 +2,7 @@
 // private apt configuration and unpacked into the cache (nothing is installed on the host;
 // it needs python3-argcomplete and python3-requests from the host's own packages).
 import { join } from 'node:path';
-import { $ } from 'zx';
+import { $ } from 'zx/core';
 import { buildOnce, cachePath } from '../common/cache.js';
 import { InputError } from '../common/errors.js';
 import { aptDownload, aptShow, aptSuite, aptUpdate } from './apt.js';
