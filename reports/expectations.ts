@@ -65,14 +65,21 @@ function check(t: unknown, where: string): Entry[] {
 
 export class Expectations {
   private readonly entries: { patterns: RegExp[]; e: Entry }[];
+  private readonly found = new Map<string, number>(); // case id → entryFor, found once per table
 
   constructor(table: unknown, where = '') {
     this.entries = check(table, where).map((e) => ({ patterns: e.cases.map(patternRegex), e }));
   }
 
-  /** The entry (its index) that judges a case, or -1. */
+  /** The entry (its index) that judges a case, or -1. A run asks for each case once per kernel
+   * and once more per report: each search tries the patterns of every entry before the hit. */
   entryFor(caseId: string): number {
-    return this.entries.findIndex(({ patterns }) => patterns.some((re) => re.test(caseId)));
+    let i = this.found.get(caseId);
+    if (i === undefined) {
+      i = this.entries.findIndex(({ patterns }) => patterns.some((re) => re.test(caseId)));
+      this.found.set(caseId, i);
+    }
+    return i;
   }
 
   get size(): number {
