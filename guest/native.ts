@@ -36,6 +36,8 @@ export interface Native {
   preadText(fd: number): string;
   /** Every record of a non-blocking /dev/kmsg fd, read until EAGAIN. */
   readRecords(fd: number): string[];
+  /** The whole text of the /proc file open at fd, from its start to EOF (throws its errno's name). */
+  readAll(fd: number): string;
   pagemap(addr: Addr, len: number): { present: number; swapped: number; anon: number; pages: number; errno?: string };
   fill(addr: Addr, len: number, seed: number): { ok: boolean } & Fault;
   /** One byte of each 4 KiB page read (0), written (1) or read then written (2); ns: the loop's time. */

@@ -172,6 +172,29 @@ static napi_value js_pread_text(napi_env env, napi_callback_info info) {
   return s;
 }
 
+/* The whole text of a /proc file open at `fd` however long it is (/proc/self/smaps runs past
+ * 64 KiB), read from its start: lseek to 0, then read(2) to EOF. seq_file goes on where the
+ * last read stopped, where a pread at a later offset would walk the file again from its start. */
+static napi_value js_read_all(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int fd = (int)num(env, argv[0]);
+  size_t cap = 1 << 20, len = 0;
+  char *b = malloc(cap);
+  if (!b || lseek(fd, 0, SEEK_SET) < 0) { free(b); napi_throw_error(env, NULL, strerrorname_np(errno)); return NULL; }
+  for (;;) {
+    if (len == cap && !(b = realloc(b, cap *= 2))) { napi_throw_error(env, NULL, "ENOMEM"); return NULL; }
+    ssize_t n = read(fd, b + len, cap - len);
+    if (n < 0) { const char *name = strerrorname_np(errno); free(b); napi_throw_error(env, name, name ? name : "E?"); return NULL; }
+    if (n == 0) break;
+    len += (size_t)n;
+  }
+  napi_value s;
+  napi_status st = napi_create_string_latin1(env, b, len, &s);
+  free(b);
+  if (st != napi_ok) { napi_throw_error(env, NULL, "napi_create_string_latin1 failed"); return NULL; }
+  return s;
+}
+
 /* Every record of a non-blocking /dev/kmsg fd until EAGAIN, each as its text (one read(2) returns
  * one record); EPIPE (records overwritten before they were read) goes on with the next one. In
  * node each drain ended in a thrown EAGAIN error. */
@@ -595,6 +618,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"mincore", 0, js_mincore, 0, 0, 0, napi_enumerable, 0},
     {"preadText", 0, js_pread_text, 0, 0, 0, napi_enumerable, 0},
     {"readRecords", 0, js_read_records, 0, 0, 0, napi_enumerable, 0},
+    {"readAll", 0, js_read_all, 0, 0, 0, napi_enumerable, 0},
     {"pagemap", 0, js_pagemap, 0, 0, 0, napi_enumerable, 0},
     {"fill", 0, js_fill, 0, 0, 0, napi_enumerable, 0},
     {"scan", 0, js_scan, 0, 0, 0, napi_enumerable, 0},

@@ -1,6 +1,8 @@
 // The guest addon, exercised on the host kernel: guarded access and errno names.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { K, mm } from '../../guest/native.js';
 
@@ -103,6 +105,26 @@ test('a /proc file open once reads anew from offset 0 each time; a bad fd throws
     closeSync(fd);
   }
   t.throws(() => mm.preadText(-1), { message: 'EBADF' });
+});
+
+test('a file is read whole from its start however long, twice over one open fd', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmatrix-readall-'));
+  const path = join(dir, 'f');
+  const text = `${'x'.repeat(200 << 10)}end`;
+  writeFileSync(path, text);
+  const fd = openSync(path, 'r');
+  try {
+    t.is(mm.readAll(fd), text);
+    t.is(mm.readAll(fd), text, 'the second read starts from the start again');
+    const smaps = openSync('/proc/self/smaps', 'r');
+    const s = mm.readAll(smaps);
+    closeSync(smaps);
+    t.regex(s, /^[0-9a-f]+-[0-9a-f]+ /);
+    t.true(s.length > 64 << 10 || s.includes('AnonHugePages:'), 'the whole of smaps, not a first page');
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a part of a mapping is compared with the pattern written at its offset', (t) => {
