@@ -1,8 +1,11 @@
-// What is pushed into a guest: the compiled guest library and suites as one ES module
-// (suites/main.js, bundled by esbuild), the addon and a package.json that makes node read it
-// as an ES module. One tar stream, one SSH channel. One file, because under TCG node's ES module
-// loader costs per file it resolves and reads: a guest's first request took 2.3 s from 25 files
-// and 1.7 s from one, a later one 0.85 s and 0.5 s (docs/figures.md).
+// What is pushed into a guest: the compiled guest library and suites as one CommonJS file
+// (suites/main.js, bundled by esbuild), the addon and a package.json that makes node read it as
+// CommonJS. One tar stream, one SSH channel. One file, because under TCG node's module loader
+// costs per file it resolves and reads: a guest's first request took 2.3 s from 25 files and
+// 1.7 s from one ES module, a later one 0.85 s and 0.5 s. CommonJS, because node's ES module
+// loader (its resolution, translation and module jobs) is work of its own at every start: in
+// fresh 6.1 guests the first request took 1.77 s instead of 2.24 s, a later one 0.41 s instead
+// of 0.55 s (medians of six, alternated; docs/figures.md).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +22,7 @@ export function guestBundle(): Buffer {
     mkdirSync(join(stage, 'suites'));
     writeFileSync(join(stage, 'suites/main.js'), guestProgram());
     cpSync(fromRoot('guest/addon/build/Release/mm.node'), join(stage, 'mm.node'));
-    writeFileSync(join(stage, 'package.json'), '{"type":"module"}\n');
+    writeFileSync(join(stage, 'package.json'), '{"type":"commonjs"}\n');
     // Binary output: read it as a Buffer straight from the child (a text round trip corrupts it).
     return execFileSync('tar', ['-cf', '-', '.'], { cwd: stage, maxBuffer: 64 << 20 });
   } finally {
@@ -27,19 +30,27 @@ export function guestBundle(): Buffer {
   }
 }
 
-/** dist/suites/main.js with everything it imports, as one ES module. Not minified: an error's
+/** The name the bundle's import.meta.url becomes: CommonJS has no import.meta. */
+const MODULE_URL = '__mmatrix_module_url';
+
+/** dist/suites/main.js with everything it imports, as one CommonJS file. Not minified: an error's
  * stack in a TAP point keeps its function names (its lines are the bundle's). The addon stays
- * a file of its own, which guest/native.ts loads relative to the module (../mm.node). */
+ * a file of its own, which guest/native.ts loads relative to the module (../mm.node): its
+ * import.meta.url becomes the bundle's own file URL. */
 export function guestProgram(): Uint8Array {
   const out = buildSync({
     entryPoints: [fromRoot('dist/suites/main.js')],
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
+    define: { 'import.meta.url': MODULE_URL },
+    banner: { js: `const ${MODULE_URL} = require('node:url').pathToFileURL(__filename).href;` },
     write: false,
     logLevel: 'silent',
   });
+  // A warning means the CommonJS output differs from the modules (an import.meta left empty).
+  if (out.warnings.length) throw new Error(`bundling the guest program: ${out.warnings[0].text}`);
   return out.outputFiles[0].contents;
 }
 

@@ -6,7 +6,7 @@ import test from 'ava';
 import { decodeAnswer, isPools } from '../../guest/protocol.js';
 import { GUEST_DIR, guestBundle } from '../../runner/bundle.js';
 
-test('the guest bundle is one module, the addon and package.json, and it answers a request', (t) => {
+test('the guest bundle is one CommonJS file, the addon and package.json, and it answers a request', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mmatrix-bundle-test-'));
   try {
     execFileSync('tar', ['-x', '-C', dir], { input: guestBundle() });
