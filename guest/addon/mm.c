@@ -155,6 +155,13 @@ static napi_value js_ftruncate(napi_env env, napi_callback_info info) {
   return result(env, r, errno);
 }
 
+/* Throws an Error whose code and message are the errno's name. */
+static napi_value throw_errno(napi_env env, int err) {
+  const char *name = strerrorname_np(err);
+  napi_throw_error(env, name, name ? name : "E?");
+  return NULL;
+}
+
 /* The text of a /proc or sysfs file open at `fd`, read again from offset 0 with one pread (such
  * files regenerate on a read from 0): what a case reads around every operation, so no fs call,
  * Buffer or decoding on node's side. A failed read throws with its errno's name. */
@@ -162,11 +169,7 @@ static char text_buf[1 << 16];
 static napi_value js_pread_text(napi_env env, napi_callback_info info) {
   ARGS(1);
   ssize_t n = pread((int)num(env, argv[0]), text_buf, sizeof text_buf, 0);
-  if (n < 0) {
-    const char *name = strerrorname_np(errno);
-    napi_throw_error(env, name, name ? name : "E?");
-    return NULL;
-  }
+  if (n < 0) return throw_errno(env, errno);
   napi_value s;
   CHECK(napi_create_string_latin1(env, text_buf, (size_t)n, &s));
   return s;
@@ -179,12 +182,17 @@ static napi_value js_read_all(napi_env env, napi_callback_info info) {
   ARGS(1);
   int fd = (int)num(env, argv[0]);
   size_t cap = 1 << 20, len = 0;
+  if (lseek(fd, 0, SEEK_SET) < 0) return throw_errno(env, errno);
   char *b = malloc(cap);
-  if (!b || lseek(fd, 0, SEEK_SET) < 0) { free(b); napi_throw_error(env, NULL, strerrorname_np(errno)); return NULL; }
+  if (!b) return throw_errno(env, ENOMEM);
   for (;;) {
-    if (len == cap && !(b = realloc(b, cap *= 2))) { napi_throw_error(env, NULL, "ENOMEM"); return NULL; }
+    if (len == cap) {
+      char *more = realloc(b, cap *= 2);
+      if (!more) { free(b); return throw_errno(env, ENOMEM); }
+      b = more;
+    }
     ssize_t n = read(fd, b + len, cap - len);
-    if (n < 0) { const char *name = strerrorname_np(errno); free(b); napi_throw_error(env, name, name ? name : "E?"); return NULL; }
+    if (n < 0) { int err = errno; free(b); return throw_errno(env, err); }
     if (n == 0) break;
     len += (size_t)n;
   }
