@@ -8,16 +8,19 @@ import type { Backing } from './protocol.js';
 
 const open = new Map<string, number>();
 
-/** The file's whole text now (procfs and sysfs files regenerate on a read from offset 0), read
- * by the addon: one pread, no fs call or Buffer on node's side. */
-export function reread(path: string): string {
+/** The file's descriptor, opened on the first read and kept for as long as the program runs. */
+function kept(path: string): number {
   let fd = open.get(path);
   if (fd === undefined) {
     fd = openSync(path, 'r');
     open.set(path, fd);
   }
-  return mm.preadText(fd);
+  return fd;
 }
+
+/** The file's whole text now (procfs and sysfs files regenerate on a read from offset 0), read
+ * by the addon: one pread, no fs call or Buffer on node's side. */
+export const reread = (path: string): string => mm.preadText(kept(path));
 
 /** The number after "<key>:" at the start of a line of `text`, or null. */
 export function field(text: string, key: string): number | null {
@@ -147,10 +150,7 @@ export function pmdKbIn(smaps: string, start: bigint, len: number): number {
  * sum read 0 in 3 of 1387 reads while the region's 4 MiB stayed PMD-mapped (25 of 191 with two
  * threads mapping and unmapping); smaps read 4096 kB every time (docs/figures.md). */
 export function pmdMappedKb(start: bigint, len: number): number {
-  smaps ??= openSync('/proc/self/smaps', 'r');
-  return pmdKbIn(mm.readAll(smaps), start, len);
+  // Longer than one pread takes (86 kB of node's VMAs in a 6.1 guest): read whole by the addon,
+  // read(2) to EOF on the kept file, 3.1–3.4 ms under TCG where readFileSync took 10–14 ms.
+  return pmdKbIn(mm.readAll(kept('/proc/self/smaps')), start, len);
 }
-/** /proc/self/smaps, open for as long as the guest program runs: read whole by the addon, one
- * read(2) to EOF, it took a 6.1 guest 3.1–3.4 ms under TCG where readFileSync took 10–14 ms
- * (86 kB of node's VMAs). */
-let smaps: number | null = null;
