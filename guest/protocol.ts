@@ -303,5 +303,12 @@ export const pointCase = (line: string): string | null => /^(?:not )?ok \d+ - (\
 /** What /init (images/init.sh) prints once dropbear runs; the host connects only then. */
 export const SSHD_STARTED = 'mmatrix: sshd started';
 
+/** A guest booted to be snapshotted (runner/snapshot.ts) has this on its kernel command line;
+ * /init prints SNAPSHOT_POINT once sshd runs and node has started once, then waits for a line
+ * in SNAPSHOT_GO: the time, written by the runner into each guest restored from the snapshot. */
+export const SNAPSHOT_FLAG = 'mmatrix.snapshot=1';
+export const SNAPSHOT_POINT = 'mmatrix: snapshot point';
+export const SNAPSHOT_GO = '/run/mmatrix.go';
+
 /** The file /init touches once the scratch disk's mount step is over, mounted or not. */
 export const EXT4_DONE = '/run/mmatrix-ext4.done';

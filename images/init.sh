@@ -22,11 +22,13 @@ ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up || say "network setup f
 say "network up"
 hugepages=0
 thp=madvise
+snapshot=0
 read -r cmdline < /proc/cmdline
 for arg in $cmdline; do
   case "$arg" in
     mmatrix.hugepages=*) hugepages="${arg#*=}" ;;
     mmatrix.thp=*) thp="${arg#*=}" ;;
+    mmatrix.snapshot=*) snapshot="${arg#*=}" ;;
   esac
 done
 [ -w /proc/sys/vm/nr_hugepages ] && echo "$hugepages" > /proc/sys/vm/nr_hugepages
@@ -37,6 +39,18 @@ khp=/sys/kernel/mm/transparent_hugepage/khugepaged
 [ -w $khp/scan_sleep_millisecs ] && echo 3600000 > $khp/scan_sleep_millisecs && echo 3600000 > $khp/alloc_sleep_millisecs
 dropbear -r /etc/dropbear/host_key -s -g -p 22 -P /run/dropbear.pid -E 2>>/tmp/dropbear.log
 say "sshd started"
+# A guest booted to be snapshotted (runner/snapshot.ts) starts node once, so that the snapshot
+# holds the pages node reads, and stops here: QEMU saves it, and each guest restored from it
+# goes on from here once the runner writes the time (seconds since the epoch) into the FIFO.
+# The scratch and swap disks are first written below, after the snapshot.
+if [ "$snapshot" = 1 ]; then
+  node -e 0 || say "node failed"
+  mkfifo /run/mmatrix.go
+  say "snapshot point"
+  read -r now < /run/mmatrix.go
+  date -s "@$now" >/dev/null || say "setting the time failed"
+  say "resumed"
+fi
 # Nothing before SSH needs the rest: loopback, a default route, the pool's report (cat: sysctl
 # files return nothing at a non-zero offset, and read takes a byte at a time), the scratch
 # ext4 disk and the swap disk. It runs at the lowest

@@ -1,6 +1,6 @@
-// `mmatrix bench`: per kernel, boot-to-/init of a busybox-only initramfs (the floor) and
-// boot-to-SSH-ready of the real image, interleaved so drift hits both alike; medians and
-// their ratio. Figures go to stdout and to bench.json / bench.md in a run folder.
+// `mmatrix bench`: per kernel, boot-to-/init of a busybox-only initramfs (the floor),
+// boot-to-SSH-ready of the real image, and SSH ready of a guest restored from the kernel's
+// snapshot (what `run` starts), interleaved so drift hits all alike; medians and their ratios. Figures go to stdout and to bench.json / bench.md in a run folder.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,9 @@ import { FAMILIES } from '../suites/families.js';
 import { type AccelChoice, accelPlan } from './accel.js';
 import { guestBundle } from './bundle.js';
 import { familyRequest } from './family.js';
-import { Guest } from './guest.js';
+import { Guest, type GuestOptions, guestConfig } from './guest.js';
 import { type Accel, accelArgs, bootArgs, GUEST_DEFAULTS, type GuestConfig, machineArgs } from './qemu.js';
+import { snapshotOf } from './snapshot.js';
 import { parseTap } from './tap.js';
 
 export interface SuiteFigure {
@@ -33,6 +34,7 @@ export interface BenchRow {
   accel: Accel;
   floor: number[]; // seconds, QEMU start to the floor's /init
   ssh: number[]; // seconds, QEMU start to an authenticated SSH session
+  restored: number[]; // seconds, QEMU start restoring the kernel's snapshot to an authenticated SSH session
   cacheHitMs: number; // knowing the kernel and its image are cached: prepareKernel + buildImage
   suites: SuiteFigure[]; // with --suites: each family once, after a boot
   run?: WholeRun; // with --suites: the kernel's whole `mmatrix run`
@@ -198,7 +200,7 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
       // One kernel's failure is reported; the figures of the others are kept.
       const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
       log(`${spec}: bench failed: ${message}`);
-      rows.push({ kernel: spec, release: spec, accel, floor: [], ssh: [], cacheHitMs: 0, suites: [], firstCommand: [], vng: [], error: message });
+      rows.push({ kernel: spec, release: spec, accel, floor: [], ssh: [], restored: [], cacheHitMs: 0, suites: [], firstCommand: [], vng: [], error: message });
     }
     save();
   }
@@ -213,17 +215,22 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
     const image = await buildImage(k);
     const cacheHitMs = performance.now() - t0;
     const disks = await scratchDisks();
-    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [], cacheHitMs, suites: [], firstCommand: [], vng: [] };
+    const row: BenchRow = { kernel: spec, release: k.release, accel, floor: [], ssh: [], restored: [], cacheHitMs, suites: [], firstCommand: [], vng: [] };
+    const opts: GuestOptions = {
+      accel,
+      memoryMb: GUEST_DEFAULTS.memoryMb,
+      hugepages: GUEST_DEFAULTS.hugepages,
+      bootTimeoutMs: GUEST_DEFAULTS.bootTimeoutS * 1000,
+      consoleLog: join(dir, `${k.id}.console.log`),
+      disks,
+    };
+    const { snapshot } = await snapshotOf(guestConfig(k, image, opts), opts.bootTimeoutMs); // made outside the figures
     for (let i = 0; i < repeat; i++) {
       row.floor.push(await bootFloor(k, floor, accel));
-      const g = await Guest.boot(k, image, {
-        accel,
-        memoryMb: GUEST_DEFAULTS.memoryMb,
-        hugepages: GUEST_DEFAULTS.hugepages,
-        bootTimeoutMs: GUEST_DEFAULTS.bootTimeoutS * 1000,
-        consoleLog: join(dir, `${k.id}.console.log`),
-        disks,
-      });
+      const r = await Guest.boot(k, image, { ...opts, snapshot });
+      row.restored.push(r.bootSeconds);
+      await r.close();
+      const g = await Guest.boot(k, image, opts);
       row.ssh.push(g.bootSeconds);
       if (vng && i < VNG_RUNS) {
         await g.exec(`echo ${MARK}`);
@@ -238,7 +245,9 @@ export async function bench(specs: string[], o: BenchOptions): Promise<{ rows: B
         row.vngVersion = vng.version;
         log(`${k.release}: run ${i + 1}: first command ${row.firstCommand[i].toFixed(2)} s, virtme-ng ${row.vng[i].toFixed(2)} s`);
       }
-      log(`${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s`);
+      log(
+        `${k.release}: run ${i + 1}/${repeat}: floor ${row.floor[i].toFixed(2)} s, SSH ready ${row.ssh[i].toFixed(2)} s, restored ${row.restored[i].toFixed(2)} s`,
+      );
     }
     return row;
   }
@@ -250,15 +259,18 @@ export function benchMarkdown(rows: BenchRow[], repeat: number, totals: Totals |
   const lines = [
     `Medians of ${repeat} interleaved boots per kernel.`,
     '',
-    '| kernel | accel | boot to /init (busybox only) | boot to SSH ready | ratio | cache hit |',
-    '|---|---|---|---|---|---|',
+    '| kernel | accel | boot to /init (busybox only) | boot to SSH ready | ratio | restored from its snapshot to SSH ready | ratio | cache hit |',
+    '|---|---|---|---|---|---|---|---|',
   ];
-  for (const r of rows.filter((x) => x.error)) lines.push(`| ${r.kernel} | ${r.accel} | failed: ${r.error} | | | |`);
+  for (const r of rows.filter((x) => x.error)) lines.push(`| ${r.kernel} | ${r.accel} | failed: ${r.error} | | | | | |`);
   rows = rows.filter((x) => !x.error);
   for (const r of rows) {
     const f = median(r.floor);
     const s = median(r.ssh);
-    lines.push(`| ${r.release} | ${r.accel} | ${f.toFixed(2)} s | ${s.toFixed(2)} s | ${(s / f).toFixed(2)} | ${r.cacheHitMs.toFixed(0)} ms |`);
+    const q = median(r.restored);
+    lines.push(
+      `| ${r.release} | ${r.accel} | ${f.toFixed(2)} s | ${s.toFixed(2)} s | ${(s / f).toFixed(2)} | ${q.toFixed(2)} s | ${(q / f).toFixed(2)} | ${r.cacheHitMs.toFixed(0)} ms |`,
+    );
   }
   const withVng = rows.filter((r) => r.vng.length);
   if (withVng.length) {

@@ -71,6 +71,7 @@ export function realStep(o: {
       jobs: 1,
       accel: o.accel,
       bootTimeoutMs: GUEST_DEFAULTS.bootTimeoutS * 1000,
+      snapshots: false, // each step's kernel is new and boots once: a snapshot would only cost
       suiteTimeoutMs: 1800_000,
       caseTimeoutMs: 180_000,
       refresh: false,

@@ -28,7 +28,7 @@ import type { AccelChoice } from './accel.js';
 import { bench, benchMarkdown } from './bench.js';
 import { bisect, checkRange } from './bisect.js';
 import { realStep, revisionSpec } from './bisectstep.js';
-import { listImages, listKernels, pruneBuilds, pruneImages, renderImages, showCase } from './commands.js';
+import { listImages, listKernels, pruneBuilds, pruneImages, pruneSnapshots, renderImages, showCase } from './commands.js';
 import { EXIT_INTERNAL, internalError, quietWhenReaderGone } from './fatal.js';
 import { populateBench } from './popbench.js';
 import { checkPatterns, findQemu } from './preflight.js';
@@ -101,6 +101,7 @@ interface RunFlags {
   hugepages: number;
   memory: number;
   bootTimeout: number;
+  snapshot: boolean;
   suiteTimeout: number;
   caseTimeout: number;
   runsDir: string;
@@ -203,6 +204,7 @@ async function runCommand(f: RunFlags): Promise<number> {
       tests,
       fromTree: f.fromTree ?? null,
       bootTimeoutMs: f.bootTimeout * 1000,
+      snapshots: f.snapshot,
       suiteTimeoutMs: f.suiteTimeout * 1000,
       caseTimeoutMs: f.caseTimeout * 1000,
       refresh: f.refresh,
@@ -262,6 +264,7 @@ export function program(): Command {
     .option('--memory <mb>', 'guest memory in MiB', positiveInt, GUEST_DEFAULTS.memoryMb)
     .option('-j, --jobs <n>', 'guests at once (default: one per core, as memory allows)', positiveInt)
     .option('--boot-timeout <s>', 'seconds to wait for SSH', positiveInt, GUEST_DEFAULTS.bootTimeoutS)
+    .option('--no-snapshot', 'boot every guest instead of restoring a cached snapshot of a booted one')
     .option('--suite-timeout <s>', 'seconds one suite family may take', positiveInt, 1800)
     .option('--case-timeout <s>', 'seconds a case may print nothing before it counts as hung', positiveInt, 180)
     .option('--runs-dir <dir>', 'where run folders go', 'runs')
@@ -411,12 +414,14 @@ export function program(): Command {
     });
   images
     .command('prune')
-    .description('remove all but the newest image of each kernel')
-    .option('--all', 'remove every image')
+    .description('remove all but the newest image of each kernel, and the snapshots of guests whose files are gone')
+    .option('--all', 'remove every image and snapshot')
     .option('--builds', 'also remove the trees of src: builds (copies and objects; the built kernels stay cached)')
     .action((f: { all?: boolean; builds?: boolean }) => {
       const gone = pruneImages(!!f.all);
       log(`removed ${gone.length} image(s), ${(gone.reduce((n, e) => n + e.bytes, 0) / 1e6).toFixed(0)} MB`);
+      const snaps = pruneSnapshots(!!f.all);
+      log(`removed ${snaps.count} snapshot(s), ${(snaps.bytes / 1e6).toFixed(0)} MB`);
       if (f.builds) log(`removed the source build trees, ${(pruneBuilds() / 1e6).toFixed(0)} MB`);
     });
   p.command('bench')

@@ -9,6 +9,7 @@ import { DEBIAN_SUITES, type DebKernel, resolveDebian, suiteOfVersion } from '..
 import { type Coverage, coveringOf, loadCoverage, whereOf } from '../reports/coverage.js';
 import type { Expectations } from '../reports/expectations.js';
 import { kernelTitle, type Results } from '../reports/results.js';
+import { listSnapshots } from './snapshot.js';
 
 /** A case across the kernels of a run: its observation, its expectation and the source. */
 export function showCase(r: Results, id: string, x: Expectations, map: Coverage = loadCoverage()): string {
@@ -142,6 +143,15 @@ export function pruneImages(all: boolean): ImageEntry[] {
   });
   for (const e of removed) rmSync(e.path, { recursive: true, force: true });
   return removed;
+}
+
+/** Remove the snapshots of machines whose kernel, image or disks are gone (every one with `all`);
+ * returns how many, and the bytes they held. */
+export function pruneSnapshots(all: boolean): { count: number; bytes: number } {
+  const gone = listSnapshots().filter((s) => all || !s.current);
+  const bytes = gone.reduce((n, s) => n + duBytes(s.path), 0);
+  for (const s of gone) rmSync(s.path, { recursive: true, force: true });
+  return { count: gone.length, bytes };
 }
 
 /** Remove the source build trees (the copies and their objects); built kernels stay cached. */

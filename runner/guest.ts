@@ -1,8 +1,10 @@
 // One guest: start QEMU, wait for SSH, push the bundle, run suites, power off.
 // QEMU never outlives the Guest: close() kills it, and procs.ts kills it at exit.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { InfraError } from '../common/errors.js';
 import { track } from '../common/procs.js';
 import { TROUBLE } from '../guest/kmsg.js';
@@ -15,13 +17,16 @@ import {
   isPools,
   type Pools,
   type Request,
+  SNAPSHOT_FLAG,
+  SNAPSHOT_GO,
   SSHD_STARTED,
 } from '../guest/protocol.js';
 import type { Image } from '../images/initramfs.js';
 import type { Kernel } from '../images/kernel.js';
 import { clientKey, keyBlob } from '../images/keys.js';
 import { GUEST_DIR } from './bundle.js';
-import { type Accel, type Disk, type GuestConfig, qemuArgs } from './qemu.js';
+import { type Accel, type Disk, type GuestConfig, qemuArgs, restoreArgs, type Snapshot, snapshotConfig } from './qemu.js';
+import { loadState, Qmp } from './qmp.js';
 import { type ExecOptions, type ExecResult, type Server, Ssh, waitForBanner } from './ssh.js';
 
 export interface GuestOptions {
@@ -33,9 +38,25 @@ export interface GuestOptions {
   extraCmdline?: string;
   disks?: Disk[]; // more virtio disks after the node disk
   qemu?: string;
+  snapshot?: Snapshot; // restore this guest (runner/snapshot.ts) instead of booting one
 }
 
-function freePort(): Promise<number> {
+/** The machine a kernel's guest runs on: every guest of these options, booted or restored, is
+ * this machine (its SSH port and console file aside). */
+export const guestConfig = (kernel: Kernel, image: Image, o: GuestOptions, sshPort = 0): GuestConfig => ({
+  kernel: kernel.image,
+  initramfs: image.initramfs,
+  disks: [{ file: image.nodeDisk, mode: 'ro' }, ...(o.disks ?? [])],
+  accel: o.accel,
+  memoryMb: o.memoryMb,
+  cpus: 1,
+  hugepages: o.hugepages,
+  sshPort,
+  consoleLog: o.consoleLog,
+  extraCmdline: o.extraCmdline,
+});
+
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -87,6 +108,13 @@ export function consoleTail(path: string, lines = 15): string {
   return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/** What a failed boot shows beside its message: QEMU's stderr and the console's last lines. */
+export function bootFailureDetail(stderr: string, consoleLog: string): string {
+  const con = consoleTail(consoleLog);
+  const shown = con ? `console, last lines:\n${con}` : 'console: empty so far (the kernel prints nothing before /init with quiet)';
+  return [stderr.trim(), shown].filter(Boolean).join('\n');
+}
+
 /** Resolves once `marker` shows in the console file QEMU writes, polled every `everyMs`.
  * The runner connects only then: slirp accepts a connection before the guest listens and keeps
  * knocking at the guest with it after the runner gave up on it, so probing early left dropbear
@@ -129,6 +157,15 @@ export interface GuestHandle {
   close(): Promise<void>;
 }
 
+async function restore(socket: string, state: string, deadline: number, alive: () => boolean): Promise<void> {
+  const qmp = await Qmp.connect(socket, deadline, alive);
+  try {
+    await loadState(qmp, state, deadline);
+  } finally {
+    qmp.end();
+  }
+}
+
 export class Guest implements GuestHandle {
   private ssh: Ssh | null = null;
   private server: Server | null = null; // the guest's node process, answering requests
@@ -141,22 +178,15 @@ export class Guest implements GuestHandle {
     readonly config: GuestConfig,
   ) {}
 
+  /** A guest booted, or restored from `o.snapshot`, up to an authenticated SSH session. */
   static async boot(kernel: Kernel, image: Image, o: GuestOptions): Promise<Guest> {
-    const config: GuestConfig = {
-      kernel: kernel.image,
-      initramfs: image.initramfs,
-      disks: [{ file: image.nodeDisk, mode: 'ro' }, ...(o.disks ?? [])],
-      accel: o.accel,
-      memoryMb: o.memoryMb,
-      cpus: 1,
-      hugepages: o.hugepages,
-      sshPort: await freePort(),
-      consoleLog: o.consoleLog,
-      extraCmdline: o.extraCmdline,
-    };
+    const config = guestConfig(kernel, image, o, await freePort());
     rmSync(o.consoleLog, { force: true }); // waitForConsole must not read an earlier boot's
+    const snap = o.snapshot;
+    const qmpDir = snap ? mkdtempSync(join(tmpdir(), 'mmatrix-qmp-')) : '';
+    const args = snap ? [...qemuArgs(snapshotConfig(config, SNAPSHOT_FLAG)), ...restoreArgs(config, snap, join(qmpDir, 'qmp'))] : qemuArgs(config);
     const t0 = Date.now();
-    const proc = spawn(o.qemu ?? 'qemu-system-x86_64', [...qemuArgs(config), ...injectedBootFault()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(o.qemu ?? 'qemu-system-x86_64', [...args, ...injectedBootFault()], { stdio: ['ignore', 'ignore', 'pipe'] });
     track(proc);
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -166,21 +196,21 @@ export class Guest implements GuestHandle {
     try {
       const alive = () => proc.exitCode === null && proc.signalCode === null;
       const deadline = t0 + o.bootTimeoutMs;
-      await Promise.race([waitForConsole(o.consoleLog, SSHD_STARTED, deadline, alive), spawnError]);
+      if (snap) await Promise.race([restore(join(qmpDir, 'qmp'), snap.state, deadline, alive), spawnError]);
+      else await Promise.race([waitForConsole(o.consoleLog, SSHD_STARTED, deadline, alive), spawnError]);
       const sock = await Promise.race([waitForBanner(config.sshPort, deadline, alive), spawnError]);
       g.bannerSeconds = (Date.now() - t0) / 1000;
       g.ssh = await Ssh.connect(config.sshPort, clientKey().privateKey, keyBlob(image.hostKey), undefined, sock);
+      // A restored guest's clock says when the snapshot was made; /init waits for the time.
+      if (snap) await g.exec(`echo ${Math.floor(Date.now() / 1000)} > ${SNAPSHOT_GO}`);
       g.bootSeconds = (Date.now() - t0) / 1000;
       return g;
     } catch (e) {
       g.kill();
-      if (e instanceof InfraError) {
-        const con = consoleTail(o.consoleLog);
-        const shown = con ? `console, last lines:\n${con}` : 'console: empty so far (the kernel prints nothing before /init with quiet)';
-        const tail = [stderr.trim(), shown].filter(Boolean).join('\n');
-        throw new InfraError(e.phase, e.message, tail);
-      }
+      if (e instanceof InfraError) throw new InfraError(e.phase, e.message, bootFailureDetail(stderr, o.consoleLog));
       throw e;
+    } finally {
+      if (qmpDir) rmSync(qmpDir, { recursive: true, force: true });
     }
   }
 

@@ -76,3 +76,43 @@ export const consoleArgs = (c: GuestConfig) => ['-serial', `file:${c.consoleLog}
 export function qemuArgs(c: GuestConfig): string[] {
   return [...accelArgs(c.accel), ...machineArgs(c), ...bootArgs(c), ...netArgs(c), ...diskArgs(c), ...consoleArgs(c)];
 }
+
+// ---- snapshots (runner/snapshot.ts) ---------------------------------------------------------
+
+/** A booted guest saved by QEMU: its RAM as a file, and the device state migration wrote. */
+export interface Snapshot {
+  ram: string;
+  state: string;
+}
+
+/** Guest RAM in a file. While a snapshot is made it is written through (share=on: the file is
+ * the RAM); each guest restored from it maps it copy-on-write (share=off: the file never
+ * changes, and guests of one snapshot share its unwritten pages in the host's page cache). */
+export const ramFileArgs = (c: GuestConfig, file: string, share: boolean) => [
+  '-object',
+  `memory-backend-file,id=ram,size=${c.memoryMb}M,mem-path=${file},share=${share ? 'on' : 'off'}`,
+  '-machine',
+  'memory-backend=ram',
+];
+
+/** A QMP monitor on a unix socket, which QEMU makes at start and never waits for. */
+export const qmpArgs = (socket: string) => ['-qmp', `unix:${socket},server=on,wait=off`];
+
+/** Migration without the RAM of shared memory backends: the RAM file holds it already, and the
+ * state stays under a megabyte. Both the saving QEMU and the restoring one set it. */
+export const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
+
+/** A migration URI through a shell command, the file quoted for /bin/sh. */
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+export const saveUri = (file: string) => `exec:cat > ${shq(file)}`;
+export const loadUri = (file: string) => `exec:cat ${shq(file)}`;
+
+/** The guest made to be snapshotted, and each guest restored from it, run with the same
+ * arguments: the command line only adds the flag /init stops at. */
+export const snapshotConfig = (c: GuestConfig, flag: string): GuestConfig => ({
+  ...c,
+  extraCmdline: [c.extraCmdline, flag].filter(Boolean).join(' '),
+});
+
+/** A guest restored from `s`: QEMU waits for the state on the monitor (-incoming defer). */
+export const restoreArgs = (c: GuestConfig, s: Snapshot, qmpSocket: string) => [...ramFileArgs(c, s.ram, false), ...qmpArgs(qmpSocket), '-incoming', 'defer'];

@@ -19,12 +19,13 @@ import { type Family, isHostFamily } from '../suites/families.js';
 import { selftestBinaries } from '../suites/kselftests.js';
 import { type AccelChoice, accelPlan } from './accel.js';
 import { guestBundle, suiteVersion } from './bundle.js';
-import { Guest } from './guest.js';
+import { Guest, type GuestOptions, guestConfig } from './guest.js';
 import type { KernelProgress } from './progress.js';
-import type { Accel } from './qemu.js';
+import type { Accel, Snapshot } from './qemu.js';
 import { Recorder } from './recorder.js';
 import { type KernelJob, newJob, schedule } from './scheduler.js';
 import { drive, type Host } from './session.js';
+import { snapshotOf } from './snapshot.js';
 
 export interface RunOptions {
   kernels: string[];
@@ -36,6 +37,7 @@ export interface RunOptions {
   hugepages: number;
   memoryMb: number;
   bootTimeoutMs: number;
+  snapshots?: boolean; // restore guests from a cached snapshot of a booted one (runner/snapshot.ts); default on
   suiteTimeoutMs: number;
   caseTimeoutMs: number; // a case printing nothing this long is hung
   tests?: string[]; // the kselftest family: only these selftests (empty or absent: all)
@@ -118,15 +120,15 @@ async function bootWithFallback(kernel: Kernel, o: RunOptions, consoleLog: strin
       const pool1g = o.pool1g === 'auto' ? AUTO_POOL_1G[accel] : o.pool1g;
       const big = gigantic(pool1g, o.memoryMb);
       const disks = await scratchDisks();
-      const g = await Guest.boot(kernel, image, {
-        accel,
-        memoryMb: big.memoryMb,
-        hugepages: o.hugepages,
-        extraCmdline: big.cmdline,
-        disks,
-        bootTimeoutMs,
-        consoleLog,
-      });
+      const opts: GuestOptions = { accel, memoryMb: big.memoryMb, hugepages: o.hugepages, extraCmdline: big.cmdline, disks, bootTimeoutMs, consoleLog };
+      let snapshot: Snapshot | undefined;
+      if (o.snapshots !== false) {
+        const t0 = Date.now();
+        const s = await snapshotOf(guestConfig(kernel, image, opts), bootTimeoutMs);
+        if (s.made) o.log(`${kernel.release}: snapshot of a booted guest made in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        snapshot = s.snapshot;
+      }
+      const g = await Guest.boot(kernel, image, { ...opts, snapshot });
       return { guest: g, accel };
     } catch (e) {
       last = e;

@@ -7,6 +7,7 @@ const row: BenchRow = {
   accel: 'tcg',
   floor: [3.3, 3.1, 3.5],
   ssh: [4.6, 4.8, 4.5],
+  restored: [0.8, 0.7, 0.9],
   cacheHitMs: 2.4,
   suites: [],
   firstCommand: [],
@@ -17,7 +18,7 @@ test('bench figures: medians and their ratio; five-kernel totals cold and warm',
   t.is(median([3, 1, 2]), 2);
   t.is(median([4, 1, 2, 3]), 2.5);
   const md = benchMarkdown([row], 3, { kernels: ['debian:bullseye', 'debian:bookworm'], cold: 249.4, warm: 162.2, exitCodes: [0, 0] });
-  t.regex(md, /\| 6\.1\.0-50-amd64 \| tcg \| 3\.30 s \| 4\.60 s \| 1\.39 \| 2 ms \|/);
+  t.regex(md, /\| 6\.1\.0-50-amd64 \| tcg \| 3\.30 s \| 4\.60 s \| 1\.39 \| 0\.80 s \| 0\.24 \| 2 ms \|/);
   t.regex(md, /over debian:bullseye, debian:bookworm, one run each \(exit 0, 0\)/);
   t.regex(md, /\| cold \(empty cache: downloads, unpacking, images\) \| 4 min 9 s \|/);
   t.regex(md, /\| warm \(the same run again\) \| 2 min 42 s \|/);
@@ -39,9 +40,9 @@ test('bench figures: suites in one guest, and the whole run of a kernel with its
 });
 
 test('bench figures: a kernel that failed is listed with why, the others keep their figures', (t) => {
-  const failed: BenchRow = { ...row, kernel: 'debian:trixie', release: 'debian:trixie', floor: [], ssh: [], error: 'no vmlinuz' };
+  const failed: BenchRow = { ...row, kernel: 'debian:trixie', release: 'debian:trixie', floor: [], ssh: [], restored: [], error: 'no vmlinuz' };
   const md = benchMarkdown([row, failed], 3);
-  t.regex(md, /\| debian:trixie \| tcg \| failed: no vmlinuz \|/);
-  t.regex(md, /\| 6\.1\.0-50-amd64 \| tcg \| 3\.30 s \| 4\.60 s \| 1\.39 \| 2 ms \|/);
+  t.regex(md, /\| debian:trixie \| tcg \| failed: no vmlinuz \| \| \| \| \| \|\n/);
+  t.regex(md, /\| 6\.1\.0-50-amd64 \| tcg \| 3\.30 s \| 4\.60 s \| 1\.39 \| 0\.80 s \| 0\.24 \| 2 ms \|/);
   t.notRegex(md, /NaN/);
 });

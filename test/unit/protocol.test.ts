@@ -25,6 +25,9 @@ import {
   pointCase,
   poolKey,
   type Request,
+  SNAPSHOT_FLAG,
+  SNAPSHOT_GO,
+  SNAPSHOT_POINT,
   SSHD_STARTED,
 } from '../../guest/protocol.js';
 import { Tap } from '../../guest/tap.js';
@@ -89,6 +92,12 @@ test('/init prints the markers the host waits for, where it waits for them', (t)
   t.true(init.includes(`say "${SSHD_STARTED.replace(/^mmatrix: /, '')}"`), 'sshd marker');
   t.regex(init, /^say\(\) \{[^\n]*echo "mmatrix: \$\*/m);
   t.true(init.includes(`touch ${EXT4_DONE}`), 'scratch disk marker');
+  t.true(init.includes(`say "${SNAPSHOT_POINT.replace(/^mmatrix: /, '')}"`), 'snapshot marker');
+  t.true(init.includes(`mkfifo ${SNAPSHOT_GO}`) && init.includes(`read -r now < ${SNAPSHOT_GO}`), 'the FIFO the runner writes');
+  const [flag, value] = SNAPSHOT_FLAG.split('=');
+  t.true(init.includes(`${flag}=*) snapshot="\${arg#*=}"`) && init.includes(`[ "$snapshot" = ${value} ]`), 'the command-line flag');
+  // The snapshot is taken before the scratch disk is first written: restored guests attach a fresh overlay.
+  t.true(init.indexOf('say "snapshot point"') < init.indexOf('late &'));
 });
 
 test('a point carries its duration beside the record, and the host takes it apart again', (t) => {

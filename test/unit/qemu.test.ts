@@ -1,6 +1,6 @@
 import test from 'ava';
 import { kvmCandidate } from '../../runner/accel.js';
-import { accelArgs, cmdline, type GuestConfig, netArgs, qemuArgs } from '../../runner/qemu.js';
+import { accelArgs, cmdline, type GuestConfig, netArgs, qemuArgs, ramFileArgs, restoreArgs, snapshotConfig } from '../../runner/qemu.js';
 
 const config: GuestConfig = {
   kernel: '/k/vmlinux',
@@ -54,4 +54,21 @@ test('disks are attached over virtio without option ROMs: read-only, or scratch 
 
 test('KVM needs a vmx/svm flag', (t) => {
   t.regex(kvmCandidate('flags\t\t: fpu vme de pse\n') ?? '', /no vmx\/svm/);
+});
+
+test('a snapshot: RAM written through a file while made, mapped copy-on-write when restored', (t) => {
+  t.deepEqual(ramFileArgs(config, '/c/s/ram', true), [
+    '-object',
+    'memory-backend-file,id=ram,size=1536M,mem-path=/c/s/ram,share=on',
+    '-machine',
+    'memory-backend=ram',
+  ]);
+  const restore = restoreArgs(config, { ram: '/c/s/ram', state: '/c/s/state' }, '/t/qmp').join(' ');
+  t.regex(restore, /mem-path=\/c\/s\/ram,share=off/);
+  t.regex(restore, /-qmp unix:\/t\/qmp,server=on,wait=off/);
+  t.regex(restore, /-incoming defer$/);
+  // The guest made and its restores differ only by the flag /init stops at.
+  const made = snapshotConfig({ ...config, extraCmdline: 'hugepagesz=1G hugepages=2' }, 'mmatrix.snapshot=1');
+  t.regex(cmdline(made), / hugepagesz=1G hugepages=2 mmatrix\.snapshot=1$/);
+  t.regex(cmdline(snapshotConfig(config, 'mmatrix.snapshot=1')), / mmatrix\.hugepages=64 mmatrix\.snapshot=1$/);
 });
