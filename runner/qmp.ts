@@ -9,6 +9,21 @@ import { IGNORE_SHARED, loadUri, saveUri } from './qemu.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A connection to the socket, or null when it was refused (nobody listens yet). */
+function attempt(path: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', () => {
+      s.destroy();
+      resolve(null);
+    });
+  });
+}
+
 type Reply = { return?: unknown; error?: { class: string; desc: string } };
 
 export class Qmp {
@@ -26,15 +41,17 @@ export class Qmp {
     });
   }
 
-  /** Connects once QEMU has made the socket (it may still be starting), reads the greeting
-   * and leaves capability negotiation. */
+  /** Connects once QEMU listens on the socket (it may still be starting: the file exists a
+   * moment before QEMU listens on it, and a connection then is refused), reads the greeting and
+   * leaves capability negotiation. */
   static async connect(path: string, deadline: number, alive: () => boolean): Promise<Qmp> {
-    while (!existsSync(path)) {
+    let sock: Socket | null = null;
+    while (!sock) {
       if (!alive()) throw new InfraError('boot', 'QEMU exited before its monitor opened');
       if (Date.now() > deadline) throw new InfraError('boot', 'QEMU did not open its monitor before the boot timeout');
-      await sleep(5);
+      sock = existsSync(path) ? await attempt(path) : null;
+      if (!sock) await sleep(5);
     }
-    const sock = connect(path);
     const q = new Qmp(sock);
     await new Promise<void>((resolve, reject) => {
       q.waiting.push((r) => (r.error ? reject(new InfraError('boot', `QMP: ${r.error.desc}`)) : resolve())); // the greeting

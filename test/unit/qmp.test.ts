@@ -1,5 +1,5 @@
 // The QMP client and the save and load sequences against a fake QEMU monitor on a unix socket.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +46,23 @@ test('QMP: the greeting, capabilities, a return per command, an error thrown wit
   );
   q.end();
   m.server.close();
+});
+
+test('QMP: a socket file that nobody listens on yet (QEMU between bind and listen) is tried again', async (t) => {
+  const path = join(mkdtempSync(join(tmpdir(), 'mm-qmp-')), 'qmp');
+  writeFileSync(path, ''); // connecting to it is refused, as to a socket not yet listened on
+  const connecting = Qmp.connect(path, soon(), () => true);
+  await new Promise((r) => setTimeout(r, 50));
+  rmSync(path);
+  const server = createServer((sock) => {
+    sock.write('{"QMP": {"version": {}, "capabilities": []}}\r\n');
+    sock.on('data', () => sock.write('{"return": {}}\r\n'));
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  const q = await connecting;
+  t.deepEqual(await q.cmd('query-status'), {});
+  q.end();
+  server.close();
 });
 
 test('QMP: a monitor that goes away fails the command waiting on it; a QEMU gone before its socket is a boot error', async (t) => {
