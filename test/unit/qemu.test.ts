@@ -1,21 +1,10 @@
 import test from 'ava';
 import { kvmCandidate } from '../../runner/accel.js';
-import { accelArgs, cmdline, type GuestConfig, netArgs, qemuArgs, ramFileArgs, restoreArgs, snapshotConfig } from '../../runner/qemu.js';
+import { accelArgs, cmdline, netArgs, qemuArgs, ramFileArgs, restoreArgs, snapshotConfig } from '../../runner/qemu.js';
+import { testGuestConfig } from '../helpers/guestconfig.js';
 
-const config: GuestConfig = {
-  kernel: '/k/vmlinux',
-  initramfs: '/i/initramfs.cpio',
-  disks: [
-    { file: '/i/node.sqfs', mode: 'ro' },
-    { file: '/c/ext4.img', mode: 'scratch' },
-  ],
-  accel: 'tcg',
-  memoryMb: 1536,
-  cpus: 1,
-  hugepages: 64,
-  sshPort: 40022,
-  consoleLog: '/r/console.log',
-};
+const FAKE: Record<string, string> = { vmlinux: '/k/vmlinux', 'initramfs.cpio': '/i/initramfs.cpio', 'node.sqfs': '/i/node.sqfs', 'ext4.img': '/c/ext4.img' };
+const config = testGuestConfig((name) => FAKE[name]);
 
 test('TCG emulates -cpu max without ERMS; KVM passes the host CPU', (t) => {
   t.deepEqual(accelArgs('tcg'), ['-accel', 'tcg', '-cpu', 'max,-erms']);

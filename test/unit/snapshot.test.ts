@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { pruneSnapshots } from '../../runner/commands.js';
-import type { GuestConfig } from '../../runner/qemu.js';
 import { listSnapshots, snapshotFiles, snapshotKey, snapshotsDir } from '../../runner/snapshot.js';
+import { testGuestConfig } from '../helpers/guestconfig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mm-snap-'));
 const file = (name: string) => {
@@ -12,20 +12,7 @@ const file = (name: string) => {
   writeFileSync(p, name);
   return p;
 };
-const config: GuestConfig = {
-  kernel: file('vmlinux'),
-  initramfs: file('initramfs.cpio'),
-  disks: [
-    { file: file('node.sqfs'), mode: 'ro' },
-    { file: file('ext4.img'), mode: 'scratch' },
-  ],
-  accel: 'tcg',
-  memoryMb: 1536,
-  cpus: 1,
-  hugepages: 64,
-  sshPort: 40022,
-  consoleLog: '/r/console.log',
-};
+const config = testGuestConfig(file);
 const qemu = file('qemu-system-x86_64');
 
 test('one snapshot per machine: the SSH port and console file are not part of it', (t) => {
