@@ -1,6 +1,7 @@
 // `mmatrix bench`: per kernel, boot-to-/init of a busybox-only initramfs (the floor),
 // boot-to-SSH-ready of the real image, and SSH ready of a guest restored from the kernel's
-// snapshot (what `run` starts), interleaved so drift hits all alike; medians and their ratios. Figures go to stdout and to bench.json / bench.md in a run folder.
+// snapshot (what `run` starts), interleaved so drift hits all alike; medians and their ratios.
+// Figures go to stdout and to bench.json / bench.md in a run folder.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -109,9 +109,10 @@ export function consoleTail(path: string, lines = 15): string {
 }
 
 /** What a failed boot shows beside its message: QEMU's stderr and the console's last lines. */
-export function bootFailureDetail(stderr: string, consoleLog: string): string {
+export function bootFailureDetail(stderr: string, consoleLog: string, restored = false): string {
   const con = consoleTail(consoleLog);
-  const shown = con ? `console, last lines:\n${con}` : 'console: empty so far (the kernel prints nothing before /init with quiet)';
+  const why = restored ? 'a restored guest prints nothing until /init goes on' : 'the kernel prints nothing before /init with quiet';
+  const shown = con ? `console, last lines:\n${con}` : `console: empty so far (${why})`;
   return [stderr.trim(), shown].filter(Boolean).join('\n');
 }
 
@@ -207,7 +208,7 @@ export class Guest implements GuestHandle {
       return g;
     } catch (e) {
       g.kill();
-      if (e instanceof InfraError) throw new InfraError(e.phase, e.message, bootFailureDetail(stderr, o.consoleLog));
+      if (e instanceof InfraError) throw new InfraError(e.phase, e.message, bootFailureDetail(stderr, o.consoleLog, !!snap));
       throw e;
     } finally {
       if (qmpDir) rmSync(qmpDir, { recursive: true, force: true });

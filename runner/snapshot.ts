@@ -24,11 +24,13 @@ const QEMU = 'qemu-system-x86_64';
 /** The cache entry of a machine: its arguments without the SSH port and console file, which
  * differ per guest, and the identity of every file they name. */
 export function snapshotKey(c: GuestConfig, qemuBinary: string): string {
-  const args = qemuArgs({ ...c, sshPort: 0, consoleLog: '' });
+  const args = machineOf(c);
   const files = [...machineFiles(c), qemuBinary].map(fileStamp);
   return hashOf([SNAPSHOT_VERSION, ...args, ...files]);
 }
 
+/** QEMU's arguments of every guest of the machine `c`: its own SSH port and console file left out. */
+const machineOf = (c: GuestConfig) => qemuArgs({ ...c, sshPort: 0, consoleLog: '' });
 const machineFiles = (c: GuestConfig) => [c.kernel, c.initramfs, ...c.disks.map((d) => d.file)];
 
 /** Where the snapshots are; each folder's machine.json names the files its machine used. */
@@ -101,7 +103,7 @@ async function makeSnapshot(c: GuestConfig, dir: string, bootTimeoutMs: number):
     rmSync(qmpDir, { recursive: true, force: true });
   }
   // What `mmatrix images prune` reads: a snapshot whose files are gone is of no use.
-  writeFileSync(join(dir, 'machine.json'), `${JSON.stringify({ files: machineFiles(c), args: qemuArgs({ ...c, sshPort: 0, consoleLog: '' }) }, null, 2)}\n`);
+  writeFileSync(join(dir, 'machine.json'), `${JSON.stringify({ files: machineFiles(c), args: machineOf(c) }, null, 2)}\n`);
   // The pages the guest never wrote are holes already; those it wrote zeros into become holes.
   await $({ quiet: true, nothrow: true })`fallocate --dig-holes ${files.ram}`;
 }

@@ -5,7 +5,7 @@ import test from 'ava';
 import { caseFilter } from '../../guest/pattern.js';
 import { doneCode } from '../../guest/protocol.js';
 import { serve } from '../../guest/serve.js';
-import { injectedBootFault, poolDrift, waitForConsole } from '../../runner/guest.js';
+import { bootFailureDetail, injectedBootFault, poolDrift, waitForConsole } from '../../runner/guest.js';
 import { gigantic } from '../../runner/run.js';
 
 test('pool drift names each pool that moved', (t) => {
@@ -76,4 +76,13 @@ test('the injected boot fault holds QEMU stopped, and only when asked for', (t) 
   t.deepEqual(injectedBootFault({ MMATRIX_TEST_FAULT: 'boot-stopped' }), ['-S']);
   t.deepEqual(injectedBootFault({}), []);
   t.deepEqual(injectedBootFault({ MMATRIX_TEST_FAULT: 'other' }), []);
+});
+
+test('a failed boot shows QEMU stderr and the console; an empty console says why, booted or restored', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mm-detail-'));
+  const none = join(dir, 'none.log');
+  t.is(bootFailureDetail('', none), 'console: empty so far (the kernel prints nothing before /init with quiet)');
+  t.is(bootFailureDetail('qemu: oops\n', none, true), 'qemu: oops\nconsole: empty so far (a restored guest prints nothing until /init goes on)');
+  writeFileSync(join(dir, 'c.log'), 'mmatrix: resumed @5.1\n');
+  t.is(bootFailureDetail('', join(dir, 'c.log'), true), 'console, last lines:\nmmatrix: resumed @5.1');
 });
